@@ -1,0 +1,161 @@
+"""The ``growth`` command.
+
+Each subcommand parses its arguments here and hands them to the module that does the work; modules are
+imported lazily so that ``growth db url`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    from growth_analytics.db import EmbeddedPostgres, WarehouseError, warehouse_url
+    from growth_analytics.settings import WAREHOUSE_URL_ENV
+
+    server = EmbeddedPostgres.default()
+    external = warehouse_url(start=False) if _external_url() else None
+    if args.action == "url":
+        print(external or server.up())
+        return 0
+    if external and args.action in ("up", "down"):
+        print(f"{WAREHOUSE_URL_ENV} is set: the warehouse is managed elsewhere, nothing to {args.action}.")
+        return 0
+    if args.action == "up":
+        url = server.up()
+        print(f"embedded Postgres is up: {url}")
+    elif args.action == "down":
+        print("embedded Postgres stopped" if server.down() else "embedded Postgres was not running")
+    elif args.action == "status":
+        if external:
+            print(json.dumps({"warehouse": "external", "env": WAREHOUSE_URL_ENV}))
+            return 0
+        port = server.running_port()
+        status = {
+            "warehouse": "embedded",
+            "running": port is not None,
+            "port": port,
+            "data_dir": str(server.pgdata),
+        }
+        print(json.dumps(status))
+        return 0 if port is not None else 3
+    else:  # pragma: no cover - argparse restricts choices
+        raise WarehouseError(args.action)
+    return 0
+
+
+def _external_url() -> bool:
+    import os
+
+    from growth_analytics.settings import WAREHOUSE_URL_ENV
+
+    return bool(os.environ.get(WAREHOUSE_URL_ENV))
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from growth_analytics import generate
+
+    return generate.run_cli(args)
+
+
+def _cmd_load(args: argparse.Namespace) -> int:
+    from growth_analytics import load
+
+    return load.run_cli(args)
+
+
+def _cmd_dbt(args: argparse.Namespace) -> int:
+    from growth_analytics import dbt
+
+    return dbt.run_cli(args)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from growth_analytics import pipeline
+
+    return pipeline.run_cli(args)
+
+
+def _cmd_airflow(args: argparse.Namespace) -> int:
+    from growth_analytics import airflow_env
+
+    return airflow_env.run_cli(args)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from growth_analytics import bench
+
+    return bench.run_cli(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="growth", description="growth_analytics: load, model and attribute."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="manage the embedded Postgres (or show the configured warehouse)")
+    db.add_argument("action", choices=["up", "down", "status", "url"])
+    db.set_defaults(func=_cmd_db)
+
+    gen = sub.add_parser("generate", help="write realistic session and registration CSVs")
+    gen.add_argument("--out", type=Path, required=True, help="folder to write the CSVs to")
+    gen.add_argument("--sessions", type=int, default=20_000, help="number of session rows (default 20000)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed; same seed, same files")
+    gen.add_argument("--daily", action="store_true", help="one file per feed per day, as in production")
+    gen.add_argument(
+        "--bad-rows",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="share of malformed lines to inject (every kind), e.g. 0.001",
+    )
+    gen.add_argument("--gzip", action="store_true", help="write .csv.gz files")
+    gen.set_defaults(func=_cmd_generate)
+
+    load = sub.add_parser("load", help="load CSV files (or folders of them) into raw.* exactly once")
+    load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    load.add_argument("--json", action="store_true", help="print one JSON object per file")
+    load.set_defaults(func=_cmd_load)
+
+    dbt = sub.add_parser(
+        "dbt", help="run dbt against the warehouse (Elementary on when installed)", add_help=False
+    )
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    dbt.set_defaults(func=_cmd_dbt)
+
+    run = sub.add_parser("run", help="the main job: load data/, run growth_etl in Airflow, print the report")
+    run.add_argument("--data", type=Path, default=None, help="landing folder (default: data/)")
+    run.set_defaults(func=_cmd_run)
+
+    airflow = sub.add_parser(
+        "airflow", help="run an airflow command with the project's environment", add_help=False
+    )
+    airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    airflow.set_defaults(func=_cmd_airflow)
+
+    bench = sub.add_parser("bench", help="benchmark loader, dbt and the DAG (separate from the tests)")
+    bench.add_argument("--sessions", type=int, default=10_000_000)
+    bench.add_argument("--out", type=Path, default=None, help="results folder (default: results/)")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from growth_analytics.db import WarehouseError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except WarehouseError as exc:
+        print(f"growth: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

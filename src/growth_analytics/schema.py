@@ -1,0 +1,108 @@
+"""The raw layer: typed landing tables, the load ledger and the rejects table.
+
+This is the contract between the loader and dbt (``source('raw', ...)``):
+
+``raw.sessions``     user_id bigint, time_started timestamptz, is_paid boolean, medium text
+``raw.conversions``  user_id bigint, registration_time timestamptz
+both plus lineage: ``_load_id``, ``_source_file``, ``_line_number``, ``_loaded_at``.
+
+Both feeds are partitioned by ``_load_id``: every loaded file becomes one partition, built and filled in
+the load's own transaction and attached just before it commits, so a file appears whole or not at all,
+and removing a bad load is a ``DROP TABLE`` of its partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One CSV feed: its raw table and the source columns of its files, in canonical order."""
+
+    name: str
+    table: str
+    columns: tuple[tuple[str, str], ...]  # (column, SQL type)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+
+SESSIONS = Feed(
+    name="sessions",
+    table="raw.sessions",
+    columns=(
+        ("user_id", "bigint"),
+        ("time_started", "timestamptz"),
+        ("is_paid", "boolean"),
+        ("medium", "text"),
+    ),
+)
+CONVERSIONS = Feed(
+    name="conversions",
+    table="raw.conversions",
+    columns=(("user_id", "bigint"), ("registration_time", "timestamptz")),
+)
+FEEDS: dict[str, Feed] = {feed.name: feed for feed in (SESSIONS, CONVERSIONS)}
+
+# Header names users send that mean a canonical column (header matching is case-insensitive).
+COLUMN_ALIASES = {"userid": "user_id"}
+
+LINEAGE_COLUMNS = (
+    ("_load_id", "bigint not null"),
+    ("_source_file", "text not null"),
+    ("_line_number", "bigint not null"),
+    ("_loaded_at", "timestamptz not null"),
+)
+
+
+def _feed_ddl(feed: Feed) -> str:
+    columns = [f"{name} {sql_type} not null" for name, sql_type in feed.columns]
+    if feed is SESSIONS:
+        columns[-1] = "medium text not null check (btrim(medium) <> '')"
+    columns += [f"{name} {spec}" for name, spec in LINEAGE_COLUMNS]
+    body = ",\n    ".join(columns)
+    return f"create table if not exists {feed.table} (\n    {body}\n) partition by list (_load_id);"
+
+
+RAW_DDL = "\n".join(
+    [
+        "create schema if not exists raw;",
+        """
+create table if not exists raw.load_ledger (
+    load_id        bigint generated always as identity primary key,
+    feed           text not null,
+    source_file    text not null,
+    content_sha256 text not null unique,
+    file_bytes     bigint not null,
+    rows_read      bigint,
+    rows_loaded    bigint,
+    rows_rejected  bigint,
+    started_at     timestamptz not null default clock_timestamp(),
+    finished_at    timestamptz,
+    constraint load_ledger_reconciles check (rows_read = rows_loaded + rows_rejected)
+);""",
+        """
+create table if not exists raw.load_rejects (
+    load_id     bigint not null references raw.load_ledger (load_id) on delete cascade,
+    feed        text not null,
+    source_file text not null,
+    line_number bigint not null,
+    raw_line    text not null,
+    reason      text not null,
+    primary key (load_id, line_number)
+);""",
+        *(_feed_ddl(feed) for feed in FEEDS.values()),
+    ]
+)
+
+
+def ensure_raw_schema(conn: psycopg.Connection) -> None:
+    """Create the raw schema and its tables if missing (idempotent, safe under concurrency)."""
+    with conn.transaction():
+        # Serialise concurrent first-time creation (CREATE ... IF NOT EXISTS can still race).
+        conn.execute("select pg_advisory_xact_lock(hashtext('growth_analytics.raw_schema'))")
+        conn.execute(RAW_DDL)
