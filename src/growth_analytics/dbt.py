@@ -1,0 +1,142 @@
+"""Running dbt against the warehouse, with Elementary when its package is installed.
+
+``dbt_project/packages.yml`` lists Elementary's dbt package, and dbt refuses to run at all while a listed
+package is not installed. Where ``dbt deps`` cannot reach the dbt package hub, the package can't be had, so
+dbt runs from a *core* copy of the project instead: links to the same models, seeds, macros and snapshots, a
+dbt_project.yml with ``elementary_enabled: false`` (which disables every Elementary monitor) and no
+packages.yml. Nothing else differs, and once ``dbt deps`` has installed the package the real project is used
+again. Every run says which of the two it uses and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from growth_analytics.settings import WAREHOUSE_URL_ENV, dbt_project_dir, state_dir
+
+# Entries of dbt_project/ that the core copy must not share: dbt's own output, the package list and the
+# installed packages, and dbt_project.yml, which the copy rewrites.
+_NOT_LINKED = {"dbt_project.yml", "packages.yml", "package-lock.yml", "dbt_packages", "target", "logs"}
+
+
+def elementary_installed(project: Path | None = None) -> bool:
+    return ((project or dbt_project_dir()) / "dbt_packages" / "elementary" / "dbt_project.yml").exists()
+
+
+def elementary_off_reason() -> str | None:
+    """Why Elementary is off, or None when its dbt package is installed."""
+    if elementary_installed():
+        return None
+    return (
+        "Elementary is off: its dbt package (elementary-data/elementary, listed in dbt_project/packages.yml) "
+        "is not installed. Run `dbt deps` in dbt_project/ where the dbt package hub is reachable; until then "
+        "dbt builds and tests everything else without Elementary's monitors and report."
+    )
+
+
+def core_project_dir() -> Path:
+    return state_dir() / "dbt_core"
+
+
+def prepare_core_project() -> Path:
+    """(Re)create the core copy of the dbt project; cheap, and a no-op when nothing changed."""
+    source = dbt_project_dir()
+    core = core_project_dir()
+    core.mkdir(parents=True, exist_ok=True)
+    wanted = {entry.name for entry in source.iterdir() if entry.name not in _NOT_LINKED}
+    for entry in core.iterdir():
+        if entry.is_symlink() and entry.name not in wanted:
+            entry.unlink()
+    for name in wanted:
+        link = core / name
+        if link.is_symlink() and os.readlink(link) == str(source / name):
+            continue
+        if link.is_symlink() or link.is_file():
+            link.unlink()
+        link.symlink_to(source / name)
+
+    config = yaml.safe_load((source / "dbt_project.yml").read_text())
+    config.setdefault("vars", {})["elementary_enabled"] = False
+    (config.get("models") or {}).pop("elementary", None)
+    text = (
+        "# Generated from dbt_project/dbt_project.yml by growth_analytics.dbt: the project without\n"
+        "# Elementary, used while its dbt package is not installed. Do not edit.\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
+    target = core / "dbt_project.yml"
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+    return core
+
+
+def active_project_dir() -> Path:
+    """The project dbt should run in: the real one with Elementary, else the core copy."""
+    return dbt_project_dir() if elementary_installed() else prepare_core_project()
+
+
+def manifest_path() -> Path:
+    return active_project_dir() / "target" / "manifest.json"
+
+
+def dbt_executable() -> str:
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_env(url: str | None = None) -> dict[str, str]:
+    """Environment for a dbt process: the warehouse URL and the project's profiles.yml."""
+    from growth_analytics.db import warehouse_url
+
+    env = dict(os.environ)
+    env[WAREHOUSE_URL_ENV] = url or warehouse_url()
+    env["DBT_PROFILES_DIR"] = str(dbt_project_dir())
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def run_dbt(
+    args: list[str], check: bool = True, url: str | None = None, capture: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run ``dbt ARGS`` in the active project; ``deps`` always runs in the real project."""
+    project = dbt_project_dir() if args[:1] == ["deps"] else active_project_dir()
+    return subprocess.run(
+        [dbt_executable(), *args],
+        cwd=project,
+        env=dbt_env(url),
+        check=check,
+        text=True,
+        capture_output=capture,
+    )
+
+
+def ensure_manifest(url: str | None = None) -> Path:
+    """``dbt parse`` when target/manifest.json is missing or older than any project file."""
+    path = manifest_path()
+    source = dbt_project_dir()
+    newest = max(
+        (p.stat().st_mtime for p in source.rglob("*") if p.is_file() and not _is_output(p, source)),
+        default=0.0,
+    )
+    if not path.exists() or path.stat().st_mtime < newest:
+        run_dbt(["parse", "--quiet"], url=url)
+    return path
+
+
+def _is_output(path: Path, source: Path) -> bool:
+    top = path.relative_to(source).parts[0]
+    return top in {"target", "logs", "dbt_packages"}
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    dbt_args = list(args.dbt_args)
+    reason = elementary_off_reason()
+    if reason and dbt_args[:1] != ["deps"]:
+        print(f"growth dbt: {reason}", file=sys.stderr)
+    return run_dbt(dbt_args or ["--help"], check=False).returncode
