@@ -1,0 +1,40 @@
+# Everyday commands. `make run` and `make test` are all a fresh machine needs (Python 3.11 + pip).
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test install lint bench airflow-ui dbt-docs sample clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+run: install  ## the main job: embedded Postgres, load data/, growth_etl in Airflow, print the report
+	$(BIN)/growth run
+
+test: install  ## the whole test suite (starts its own Postgres)
+	$(BIN)/pytest
+
+install: $(VENV)/.installed  ## virtualenv with the pinned requirements and the project
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (set PYTHON=... to use another 3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt -e .
+	touch $@
+
+lint: install  ## ruff
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: install  ## benchmark at 10M sessions (minutes; results in results/)
+	$(BIN)/growth bench
+
+airflow-ui: install  ## Airflow UI on http://127.0.0.1:8080 (see README for the login)
+	$(BIN)/growth airflow standalone
+
+sample: install  ## regenerate the data/ sample
+	$(BIN)/growth generate --out data --sessions 20000 --seed 42 --daily
+
+clean:  ## stop the embedded Postgres and remove local state (.growth/, reports/, results/)
+	-$(BIN)/growth db down
+	rm -rf .growth reports results dbt_project/target dbt_project/logs
