@@ -1,0 +1,150 @@
+"""Airflow for growth_analytics, configured entirely from the environment.
+
+``growth airflow ARGS...`` runs the ``airflow`` CLI with a project-local setup: its home (metadata database,
+logs, generated login) under ``.growth/airflow``, the project's ``dags/`` folder, no example DAGs, and the
+warehouse connection ``growth_warehouse`` built from ``GROWTH_WAREHOUSE_URL`` (or the embedded Postgres) as an
+``AIRFLOW_CONN_GROWTH_WAREHOUSE`` variable: nobody types a connection into the UI.
+
+The UI (``growth airflow standalone``) listens on 127.0.0.1 only. Login: user ``admin``; Airflow's simple
+auth manager generates the password on first start, prints it, and keeps it in
+``.growth/airflow/simple_auth_manager_passwords.json.generated``.
+
+The metadata database is SQLite: enough for one machine and ``airflow dags test``. The compose stack
+(docker-compose.yml) runs the production layout with a Postgres metadata database and Celery.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, project_dir, state_dir
+
+CONN_ID = "growth_warehouse"
+CONN_ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+DAG_ID = "growth_etl"
+AIRFLOW_HOME_ENV = "GROWTH_AIRFLOW_HOME"
+UI_HOST = "127.0.0.1"
+UI_PORT_ENV = "GROWTH_AIRFLOW_PORT"
+ADMIN_USER = "admin"
+
+
+def airflow_home() -> Path:
+    """Airflow's home for this project (``GROWTH_AIRFLOW_HOME``, default ``.growth/airflow``)."""
+    configured = os.environ.get(AIRFLOW_HOME_ENV)
+    return Path(configured).resolve() if configured else state_dir() / "airflow"
+
+
+def password_file(home: Path | None = None) -> Path:
+    """Where Airflow's simple auth manager keeps the generated password of ``admin``."""
+    return (home or airflow_home()) / "simple_auth_manager_passwords.json.generated"
+
+
+def connection_json(url: str) -> str:
+    """The warehouse URL as an Airflow connection in JSON form (conn type postgres; schema = database)."""
+    params = WarehouseParams.from_url(url)
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": params.host,
+            "port": params.port,
+            "login": params.user,
+            "password": params.password,
+            "schema": params.dbname,
+        }
+    )
+
+
+def airflow_env(url: str, home: Path | None = None) -> dict[str, str]:
+    """The variables that configure Airflow for this project (to be laid over ``os.environ``)."""
+    home = home or airflow_home()
+    port = os.environ.get(UI_PORT_ENV, "8080")
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(project_dir() / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        # A new DAG waits to be unpaused in the UI instead of starting a run on its own.
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__API__HOST": UI_HOST,
+        "AIRFLOW__API__PORT": port,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{UI_HOST}:{port}/execution/",
+        CONN_ENV: connection_json(url),
+        WAREHOUSE_URL_ENV: url,
+        "GROWTH_PROJECT_DIR": str(project_dir()),
+        # No telemetry from Airflow, Cosmos or dbt.
+        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def airflow_executable() -> str:
+    beside_python = Path(sys.executable).parent / "airflow"
+    return str(beside_python) if beside_python.exists() else (shutil.which("airflow") or "airflow")
+
+
+def full_env(url: str, home: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(airflow_env(url, home))
+    return env
+
+
+def run_airflow(
+    args: list[str],
+    url: str,
+    home: Path | None = None,
+    check: bool = True,
+    extra_env: dict[str, str] | None = None,
+    **kwargs,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``airflow ARGS`` with the project's environment."""
+    env = full_env(url, home)
+    env.update(extra_env or {})
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    return subprocess.run([airflow_executable(), *args], env=env, check=check, text=True, **kwargs)
+
+
+def migrate(url: str, home: Path | None = None) -> None:
+    """Create or upgrade the metadata database (cheap when it is current)."""
+    proc = run_airflow(["db", "migrate"], url, home, check=False, capture_output=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-20:])
+        raise RuntimeError(f"airflow db migrate failed ({proc.returncode}):\n{tail}")
+
+
+def _login_hint(home: Path) -> str:
+    where = password_file(home)
+    if where.exists():
+        return f"Airflow UI login: user {ADMIN_USER!r}, password in {where}"
+    return (
+        f"Airflow UI login: user {ADMIN_USER!r}; Airflow prints the generated password on first start "
+        f"and keeps it in {where}"
+    )
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    from growth_analytics.db import warehouse_url
+    from growth_analytics.dbt import ensure_manifest
+
+    airflow_args = list(args.airflow_args) or ["--help"]
+    url = warehouse_url()
+    home = airflow_home()
+    # The DAG renders its dbt tasks from the manifest: build it now, never while the DAG file is parsed.
+    if airflow_args[0] not in ("--help", "-h", "version", "config"):
+        ensure_manifest(url)
+    if airflow_args[0] in ("standalone", "api-server"):
+        print(f"growth airflow: UI on http://{UI_HOST}:{airflow_env(url, home)['AIRFLOW__API__PORT']}")
+        print(f"growth airflow: {_login_hint(home)}")
+    return run_airflow(airflow_args, url, home, check=False).returncode
