@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 
@@ -91,6 +92,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench.run_cli(args)
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="growth", description="growth_analytics: load, model and attribute."
@@ -114,6 +122,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of malformed lines to inject (every kind), e.g. 0.001",
     )
     gen.add_argument("--gzip", action="store_true", help="write .csv.gz files")
+    gen.add_argument(
+        "--day",
+        type=_iso_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="write one more day (new users plus returning ones) as day files, for incremental runs",
+    )
+    gen.add_argument(
+        "--base-sessions",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="with --day: --sessions of the run the day extends (returning users come from it)",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     load = sub.add_parser("load", help="load CSV files (or folders of them) into raw.* exactly once")
