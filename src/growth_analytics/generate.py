@@ -88,11 +88,11 @@ _TAIL_FIRST = 4
 _TAIL_SHARE = _MEDIUM_SHARE[_TAIL_FIRST:] / _MEDIUM_SHARE[_TAIL_FIRST:].sum()
 _IS_PAID = np.array([m in PAID_MEDIUMS for m in MEDIUMS])
 
-# The rule-based attribution (issue contract): outcome codes are the rule priorities.
-OUTCOMES = ("PAID_SEARCH", "PAID_IMPRESSION", "ORGANIC_SEARCH", "DIRECT", "OTHERS", "UNATTRIBUTED")
+# The rule-based attribution of the contract, whose outcomes the data is shaped for. Outcome codes are the
+# rule priorities: 1 PAID_SEARCH, 2 PAID_IMPRESSION, 3 ORGANIC_SEARCH, 4 DIRECT, 5 OTHERS (6 UNATTRIBUTED).
 _O_PS, _O_IMP, _O_ORG, _O_DIRECT, _O_OTHERS = 1, 2, 3, 4, 5
 RULE_WINDOWS = {"PAID SEARCH": 3 * HOUR, "IMPRESSION": 1 * HOUR, "ORGANIC SEARCH": 12 * HOUR}
-_WINDOW = {_PS: 3 * HOUR, _IMP: 1 * HOUR, _ORG: 12 * HOUR}
+_WINDOW = {MEDIUMS.index(medium): seconds for medium, seconds in RULE_WINDOWS.items()}
 LOOKBACK = 30 * DAY  # multi-touch lookback of the contract; touches are placed on and just past its edge
 
 # Probabilities (per user, registration or row).
