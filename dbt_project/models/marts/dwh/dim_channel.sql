@@ -1,0 +1,58 @@
+{#
+  Every channel value the facts and marts use: mediums (the channel of a session and of a multi-touch
+  credit), labels of the rule-based attribution (seed attribution_rules) and the unattributed channel.
+  A value can be both a medium and a label (DIRECT). Mediums come from the channel_mapping seed plus any
+  medium seen in the data but missing from the seed (is_known_medium = false, reported by a business test),
+  so that facts always find their channel.
+#}
+with
+
+seen_mediums as (
+    select distinct medium from {{ ref('fct_sessions') }}
+),
+
+mediums as (
+    select coalesce(m.medium, s.medium) as channel, m.medium is not null as is_known_medium
+    from {{ ref('channel_mapping') }} as m
+    full join seen_mediums as s on s.medium = m.medium
+),
+
+rules as (
+    select label, nullif(btrim(medium), '') as medium
+    from {{ ref('attribution_rules') }}
+),
+
+channels as (
+    select channel from mediums
+    union
+    select label from rules
+    union
+    select '{{ var("unattributed_channel") }}'
+)
+
+select
+    c.channel,
+    md.channel is not null as is_medium,
+    r.label is not null as is_rule_label,
+    c.channel = '{{ var("unattributed_channel") }}' as is_unattributed,
+    coalesce(
+        own.channel_name,
+        case when r.label is not null then initcap(replace(r.label, '_', ' ')) end,
+        initcap(c.channel)
+    ) as channel_name,
+    coalesce(
+        own.channel_group,
+        rule_medium.channel_group,
+        case
+            when c.channel = '{{ var("unattributed_channel") }}' then 'Unattributed'
+            when r.label is not null then 'Other'
+            else 'Unmapped'
+        end
+    ) as channel_group,
+    coalesce(own.is_paid_channel, rule_medium.is_paid_channel) as is_paid_channel,
+    md.is_known_medium
+from channels as c
+left join mediums as md on md.channel = c.channel
+left join rules as r on r.label = c.channel
+left join {{ ref('channel_mapping') }} as own on own.medium = c.channel
+left join {{ ref('channel_mapping') }} as rule_medium on rule_medium.medium = r.medium

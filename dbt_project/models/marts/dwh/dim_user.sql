@@ -1,0 +1,80 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='user_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        tags=['heavy'],
+        pre_hook="{{ set_work_mem() }}",
+        indexes=[{'columns': ['user_id'], 'unique': True}],
+    )
+}}
+{#
+  Every user seen in either feed. Incremental runs recompute the users with new sessions or new
+  registrations since the watermarks stored in the table.
+#}
+{% if is_incremental() %}
+    {% set sessions_wm = max_value(this, '_sessions_load_id') %}
+    {% set registrations_wm = max_value(this, '_registrations_load_id') %}
+{% endif %}
+
+with
+
+{% if is_incremental() %}
+changed_users as (
+    select user_id from {{ ref('fct_sessions') }} where _load_id > {{ sessions_wm }}
+    union
+    select user_id from {{ ref('fct_registrations') }} where _load_id > {{ registrations_wm }}
+),
+{% endif %}
+
+sessions as (
+    select s.user_id, s.time_started, s.medium, s.is_paid
+    from {{ ref('fct_sessions') }} as s
+    {% if is_incremental() %}
+    where s.user_id in (select user_id from changed_users)
+    {% endif %}
+),
+
+session_summary as (
+    select
+        user_id,
+        min(time_started) as first_session_at,
+        max(time_started) as last_session_at,
+        count(*) as session_count
+    from sessions
+    group by user_id
+),
+
+first_sessions as (
+    -- first session in the attribution order: time_started, medium, is_paid (false first)
+    select distinct on (user_id) user_id, medium as first_medium
+    from sessions
+    order by user_id, time_started, medium, is_paid
+),
+
+registration_summary as (
+    select
+        user_id,
+        min(registration_time) as first_registration_at,
+        count(*) as registration_count
+    from {{ ref('fct_registrations') }}
+    {% if is_incremental() %}
+    where user_id in (select user_id from changed_users)
+    {% endif %}
+    group by user_id
+)
+
+select
+    coalesce(s.user_id, r.user_id) as user_id,
+    s.first_session_at,
+    s.last_session_at,
+    coalesce(s.session_count, 0) as session_count,
+    f.first_medium,
+    r.first_registration_at,
+    coalesce(r.registration_count, 0) as registration_count,
+    r.user_id is not null as is_registered,
+    {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
+from session_summary as s
+full join registration_summary as r on r.user_id = s.user_id
+left join first_sessions as f on f.user_id = s.user_id

@@ -1,0 +1,33 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        tags=['heavy'],
+        pre_hook="{{ set_work_mem() }}",
+        indexes=[
+            {'columns': ['user_id', 'time_started']},
+            {'columns': ['_load_id']},
+        ],
+    )
+}}
+{#
+  One row per distinct session. Incremental runs append the sessions whose first occurrence is in a load
+  newer than any already here; a later exact copy of a known session is not "first" and so never comes
+  back (stg_sessions drops it).
+#}
+select
+    session_key,
+    user_id,
+    time_started,
+    (time_started at time zone 'UTC')::date as session_date,
+    is_paid,
+    medium,
+    _load_id,
+    _source_file,
+    _line_number,
+    _loaded_at
+from {{ ref('stg_sessions') }}
+{% if is_incremental() %}
+where _load_id > {{ max_value(this, '_load_id') }}
+{% endif %}

@@ -1,0 +1,119 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='registration_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        tags=['heavy', 'attribution'],
+        pre_hook="{{ set_work_mem() }}",
+        indexes=[
+            {'columns': ['registration_key']},
+            {'columns': ['registration_date']},
+        ],
+    )
+}}
+{#
+  Credit of every registration to channels, per attribution model (registration x model x channel).
+  rule_based: credit 1 to the rule-based channel (registration_attribution).
+  Multi-touch models: the touches are the user's sessions with
+    registration_time - lookback <= time_started <= registration_time
+  in the order time_started, medium, is_paid (false first); a touch's channel is its medium.
+    first_touch / last_touch: 1 to the first / last touch; linear: 1/n each;
+    time_decay: 2^(-age_days / half_life), normalised to sum 1;
+    position_based: n = 1: 1; n = 2: 0.5 each; n >= 3: 0.4 first, 0.4 last, 0.2 shared by the others.
+  No touch in the window: 1.0 to var('unattributed_channel') in every multi-touch model.
+  Credits of touches with the same channel add up, so a registration's credits sum to 1 per model.
+#}
+{% set half_life_days = var('attribution_half_life_days') %}
+{% set unattributed = var('unattributed_channel') %}
+
+with
+
+registrations as (
+    {{ registrations_in_scope(ref('fct_registrations'), ref('fct_sessions')) }}
+),
+
+touches as (
+    select
+        t.registration_key,
+        t.medium as channel,
+        row_number() over touch_order as position,
+        count(*) over per_registration as n,
+        power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }})
+            as decay_weight
+    from {{ ref('int_registration_touches') }} as t
+    where t.is_in_lookback
+      and t.registration_key in (select registration_key from registrations)
+    window
+        per_registration as (partition by t.registration_key),
+        touch_order as (partition by t.registration_key order by t.time_started, t.medium, t.is_paid)
+),
+
+touch_credits as (
+    select
+        registration_key,
+        channel,
+        case when position = 1 then 1.0 else 0.0 end::double precision as first_touch,
+        case when position = n then 1.0 else 0.0 end::double precision as last_touch,
+        1.0::double precision / n as linear,
+        decay_weight / sum(decay_weight) over (partition by registration_key) as time_decay,
+        case
+            when n = 1 then 1.0
+            when n = 2 then 0.5
+            when position = 1 or position = n then 0.4
+            else 0.2 / (n - 2)
+        end::double precision as position_based
+    from touches
+),
+
+multi_touch as (
+    select registration_key, 'first_touch' as model, channel, sum(first_touch) as credit
+    from touch_credits where first_touch > 0 group by 1, 2, 3
+    union all
+    select registration_key, 'last_touch', channel, sum(last_touch)
+    from touch_credits where last_touch > 0 group by 1, 2, 3
+    union all
+    select registration_key, 'linear', channel, sum(linear)
+    from touch_credits group by 1, 2, 3
+    union all
+    select registration_key, 'time_decay', channel, sum(time_decay)
+    from touch_credits group by 1, 2, 3
+    union all
+    select registration_key, 'position_based', channel, sum(position_based)
+    from touch_credits group by 1, 2, 3
+),
+
+without_touch as (
+    select r.registration_key, m.model, '{{ unattributed }}' as channel, 1.0::double precision as credit
+    from registrations as r
+    cross join (
+        values ('first_touch'), ('last_touch'), ('linear'), ('time_decay'), ('position_based')
+    ) as m (model)
+    where not exists (select 1 from touches as t where t.registration_key = r.registration_key)
+),
+
+rule_based as (
+    select a.registration_key, 'rule_based' as model, a.channel, 1.0::double precision as credit
+    from {{ ref('registration_attribution') }} as a
+    join registrations as r on r.registration_key = a.registration_key
+),
+
+credits as (
+    select * from rule_based
+    union all
+    select * from multi_touch
+    union all
+    select * from without_touch
+)
+
+select
+    c.registration_key,
+    r.user_id,
+    r.registration_time,
+    r.registration_date,
+    c.model,
+    c.channel,
+    c.credit,
+    {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
+from credits as c
+join registrations as r on r.registration_key = c.registration_key

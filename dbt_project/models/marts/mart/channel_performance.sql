@@ -1,0 +1,93 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='activity_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        tags=['heavy'],
+        pre_hook="{{ set_work_mem() }}",
+        indexes=[{'columns': ['activity_date']}],
+    )
+}}
+{#
+  Per rule-based channel per day (UTC): sessions, distinct users with a session, registrations attributed
+  to the channel that day (rule-based), conversion rate (registrations / users) and mean / median hours
+  from the attributed touch to the registration. A session counts for the channel of the rule for its
+  medium (e.g. PAID SEARCH -> PAID_SEARCH), mediums without a rule for the catch-all rule (OTHERS).
+  Incremental runs recompute the days that got new sessions or whose registrations were (re)attributed.
+#}
+{% if is_incremental() %}
+    {% set sessions_wm = max_value(this, '_sessions_load_id') %}
+    {% set registrations_wm = max_value(this, '_registrations_load_id') %}
+{% endif %}
+
+with
+
+{% if is_incremental() %}
+changed_days as (
+    select distinct session_date as activity_date
+    from {{ ref('fct_sessions') }}
+    where _load_id > {{ sessions_wm }}
+    union
+    select distinct registration_date
+    from {{ ref('registration_attribution') }}
+    where _sessions_load_id > {{ sessions_wm }} or _registrations_load_id > {{ registrations_wm }}
+),
+{% endif %}
+
+rules as (
+    select label, nullif(btrim(medium), '') as medium, priority
+    from {{ ref('attribution_rules') }}
+),
+
+medium_channel as (
+    -- each medium to the first rule naming it, others to the first rule without a medium
+    select distinct on (m.channel) m.channel as medium, r.label as channel
+    from {{ ref('dim_channel') }} as m
+    join rules as r on r.medium = m.channel or r.medium is null
+    where m.is_medium
+    order by m.channel, (r.medium is null), r.priority
+),
+
+sessions as (
+    select
+        s.session_date as activity_date,
+        coalesce(mc.channel, (select label from rules where medium is null order by priority limit 1))
+            as channel,
+        count(*) as sessions,
+        count(distinct s.user_id) as users
+    from {{ ref('fct_sessions') }} as s
+    left join medium_channel as mc on mc.medium = s.medium
+    {% if is_incremental() %}
+    where s.session_date in (select activity_date from changed_days)
+    {% endif %}
+    group by 1, 2
+),
+
+registrations as (
+    select
+        registration_date as activity_date,
+        channel,
+        count(*) as registrations_attributed,
+        avg(hours_to_convert) as mean_hours_to_convert,
+        percentile_cont(0.5) within group (order by hours_to_convert) as median_hours_to_convert
+    from {{ ref('registration_attribution') }}
+    {% if is_incremental() %}
+    where registration_date in (select activity_date from changed_days)
+    {% endif %}
+    group by 1, 2
+)
+
+select
+    coalesce(s.activity_date, r.activity_date) as activity_date,
+    coalesce(s.channel, r.channel) as channel,
+    coalesce(s.sessions, 0) as sessions,
+    coalesce(s.users, 0) as users,
+    coalesce(r.registrations_attributed, 0) as registrations_attributed,
+    case when s.users > 0 then coalesce(r.registrations_attributed, 0)::double precision / s.users end
+        as conversion_rate,
+    r.mean_hours_to_convert,
+    r.median_hours_to_convert,
+    {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
+from sessions as s
+full join registrations as r on r.activity_date = s.activity_date and r.channel = s.channel

@@ -1,0 +1,66 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='registration_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        tags=['heavy', 'attribution'],
+        pre_hook="{{ set_work_mem() }}",
+        indexes=[
+            {'columns': ['registration_key'], 'unique': True},
+            {'columns': ['registration_date']},
+        ],
+    )
+}}
+{#
+  The growth team's rule-based attribution: one row per registration.
+  Touches: the user's sessions with time_started <= registration_time. Rules (seed attribution_rules) are
+  tried by priority; a rule matches a touch with its medium (any medium when the rule has none) that
+  started at most window_hours before the registration (inclusive; no window = any time before). The
+  first rule with a matching touch wins and the attributed touch is its latest matching touch (ties on
+  time: the last in the order medium, is_paid -- the order of the multi-touch models). No touch at all:
+  var('unattributed_channel').
+  One DISTINCT ON pass over (touch x matching rule), no anti-joins.
+#}
+with
+
+registrations as (
+    {{ registrations_in_scope(ref('fct_registrations'), ref('fct_sessions')) }}
+),
+
+rules as (
+    select priority, label, nullif(btrim(medium), '') as medium, window_hours
+    from {{ ref('attribution_rules') }}
+),
+
+touches as (
+    select t.registration_key, t.registration_time, t.time_started, t.medium, t.is_paid
+    from {{ ref('int_registration_touches') }} as t
+    where t.registration_key in (select registration_key from registrations)
+),
+
+winning_touch as (
+    select distinct on (t.registration_key)
+        t.registration_key,
+        ru.label as channel,
+        t.time_started,
+        t.medium
+    from touches as t
+    join rules as ru
+        on (ru.medium is null or ru.medium = t.medium)
+       and (ru.window_hours is null or t.time_started >= t.registration_time - {{ hours('ru.window_hours') }})
+    order by t.registration_key, ru.priority, t.time_started desc, t.medium desc, t.is_paid desc
+)
+
+select
+    r.registration_key,
+    r.user_id,
+    r.registration_time,
+    r.registration_date,
+    coalesce(w.channel, '{{ var("unattributed_channel") }}') as channel,
+    w.time_started as attributed_touch_time,
+    w.medium as attributed_touch_medium,
+    {{ hours_between('r.registration_time', 'w.time_started') }} as hours_to_convert,
+    {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
+from registrations as r
+left join winning_touch as w on w.registration_key = r.registration_key

@@ -1,0 +1,5 @@
+{{ config(severity='warn', store_failures=true, tags=['business']) }}
+-- Registrations of users who never had a session (attributed UNATTRIBUTED).
+select r.registration_key, r.user_id, r.registration_time
+from {{ ref('fct_registrations') }} as r
+where not exists (select 1 from {{ ref('fct_sessions') }} as s where s.user_id = r.user_id)
