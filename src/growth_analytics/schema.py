@@ -60,9 +60,9 @@ LINEAGE_COLUMNS = (
 
 
 def _feed_ddl(feed: Feed) -> str:
+    # No CHECK constraints on the source columns: the loader validates every value against the input
+    # contract (non-empty medium included) before it is sent, and a per-row CHECK would cost COPY time.
     columns = [f"{name} {sql_type} not null" for name, sql_type in feed.columns]
-    if feed is SESSIONS:
-        columns[-1] = "medium text not null check (btrim(medium) <> '')"
     columns += [f"{name} {spec}" for name, spec in LINEAGE_COLUMNS]
     body = ",\n    ".join(columns)
     return f"create table if not exists {feed.table} (\n    {body}\n) partition by list (_load_id);"

@@ -1,0 +1,1041 @@
+"""Load session and registration CSV files into ``raw.*`` exactly once.
+
+How one file is loaded (``load_files``):
+
+1. The header decides the feed (sessions or conversions) and the column order; a file whose header fits
+   neither feed, an empty file or one that is not CSV text is refused before anything is written.
+2. The SHA-256 of the file's bytes (as stored, so of the ``.gz`` for gzipped files) keys the ledger
+   ``raw.load_ledger``: bytes loaded before are a reported no-op, whatever the file is called.
+3. One transaction: the ledger row (its unique hash makes a concurrent load of the same bytes wait and
+   then step aside), a new table for this load's partition, one binary ``COPY`` of the parsed rows, the
+   rejects, the counts, and ``ATTACH PARTITION`` at the end. A crash anywhere rolls all of it back.
+
+Parsing happens here rather than in Postgres' input functions for two reasons: the input contract is
+stricter than Postgres (which takes ``infinity``, ``now``, ``on`` or a bare date), and a client that
+parses with numpy and sends binary rows keeps up with a bare text ``COPY``: lines in the common shape are
+checked and converted a whole chunk at a time; any other line goes through an exact line-by-line parser
+that either accepts it or rejects it with a reason, so every line is accounted for either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import dataclasses
+import gzip
+import hashlib
+import json
+import queue
+import re
+import struct
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import psycopg
+from numpy.lib.stride_tricks import sliding_window_view
+from psycopg import sql
+
+from growth_analytics.db import WarehouseError, connect
+from growth_analytics.schema import COLUMN_ALIASES, FEEDS, Feed, ensure_raw_schema
+
+BLOCK_BYTES = 8 << 20  # read size; a chunk is this plus the rest of its last line
+MAX_LINE_BYTES = 1 << 20  # longer lines are rejected (a file without newlines must not fill memory)
+MAX_HEADER_BYTES = 64 << 10
+MAX_STORED_LINE_CHARS = 10_000  # raw text kept in raw.load_rejects per line
+GZIP_MAGIC = b"\x1f\x8b"
+PG_EPOCH = datetime(2000, 1, 1)  # binary timestamps count microseconds from here (UTC)
+INT8_MAX = 2**63 - 1
+
+STATUS_LOADED = "loaded"
+STATUS_DUPLICATE = "skipped_duplicate"
+STATUS_REFUSED = "refused"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Results and errors
+
+
+@dataclass
+class FileResult:
+    """What happened to one file; ``message`` is one line (for a refusal: the file and the problem)."""
+
+    path: Path
+    feed: str | None
+    status: str
+    load_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    seconds: float = 0.0
+    message: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["path"] = str(self.path)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+
+class RefusedFile(Exception):
+    """The file as a whole cannot be loaded; the message names the problem (not the file)."""
+
+
+class RowError(ValueError):
+    """One line does not satisfy the input contract; the message is the reject reason."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Header
+
+
+@dataclass(frozen=True)
+class Header:
+    """The feed a file belongs to and its columns (canonical names) in file order."""
+
+    feed: Feed
+    columns: tuple[str, ...]
+
+
+def _feed_signature(feed: Feed) -> str:
+    return ",".join(feed.column_names)
+
+
+def parse_header(line: bytes) -> Header:
+    """Tell the feed and column order from a header line; raises RefusedFile with the problem."""
+    if line.startswith(codecs.BOM_UTF8):
+        line = line[len(codecs.BOM_UTF8) :]
+    line = line.rstrip(b"\r\n")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RefusedFile("not a CSV file: the header is not UTF-8 text") from None
+    if any(ord(ch) < 32 and ch != "\t" for ch in text):
+        raise RefusedFile("not a CSV file: the header contains binary data")
+    if not text.strip():
+        raise RefusedFile("empty header line")
+    try:
+        names = [name.strip().lower() for name in split_csv_line(text)]
+    except RowError as exc:
+        raise RefusedFile(f"unreadable header: {exc}") from None
+    columns = [COLUMN_ALIASES.get(name, name) for name in names]
+    seen: set[str] = set()
+    for name, raw in zip(columns, names, strict=True):
+        if not name:
+            raise RefusedFile("header has an empty column name")
+        if name in seen:
+            raise RefusedFile(f"duplicate column {raw!r} in header")
+        seen.add(name)
+    for feed in FEEDS.values():
+        if seen == set(feed.column_names):
+            return Header(feed=feed, columns=tuple(columns))
+    # Name the feed the header was meant for (it has a column only that feed has) and what is off.
+    shared = set.intersection(*(set(feed.column_names) for feed in FEEDS.values()))
+    meant = [feed for feed in FEEDS.values() if (seen & set(feed.column_names)) - shared]
+    expected = " or ".join(f"{feed.name} ({_feed_signature(feed)})" for feed in FEEDS.values())
+    if len(meant) != 1:
+        return _raise(f"header {','.join(names)!r} matches neither feed: expected {expected}")
+    feed = meant[0]
+    missing = [name for name in feed.column_names if name not in seen]
+    unknown = [raw for name, raw in zip(columns, names, strict=True) if name not in feed.column_names]
+    problems = []
+    if missing:
+        problems.append("missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
+    if unknown:
+        problems.append("unknown column" + ("s " if len(unknown) > 1 else " ") + ", ".join(unknown))
+    return _raise(
+        f"header does not fit the {feed.name} feed ({_feed_signature(feed)}): {'; '.join(problems)}"
+    )
+
+
+def _raise(problem: str) -> Header:
+    raise RefusedFile(problem)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The exact line parser (every line the chunk parser does not take, and the reference for it)
+
+
+def split_csv_line(line: str) -> list[str]:
+    """Split one CSV record (RFC 4180 quoting, no line breaks inside fields)."""
+    if '"' not in line:
+        return line.split(",")
+    fields: list[str] = []
+    i, n = 0, len(line)
+    while True:
+        if i < n and line[i] == '"':
+            parts = []
+            j = i + 1
+            while True:
+                k = line.find('"', j)
+                if k < 0:
+                    raise RowError("unterminated quote")
+                parts.append(line[j:k])
+                if k + 1 < n and line[k + 1] == '"':
+                    parts.append('"')
+                    j = k + 2
+                    continue
+                i = k + 1
+                break
+            fields.append("".join(parts))
+            if i == n:
+                return fields
+            if line[i] != ",":
+                raise RowError("text after a closing quote")
+            i += 1
+        else:
+            k = line.find(",", i)
+            field = line[i:] if k < 0 else line[i:k]
+            if '"' in field:
+                raise RowError("quote inside an unquoted field")
+            fields.append(field)
+            if k < 0:
+                return fields
+            i = k + 1
+
+
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+_TS_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]+))?(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
+BOOL_WORDS = {
+    "true": True,
+    "t": True,
+    "1": True,
+    "yes": True,
+    "false": False,
+    "f": False,
+    "0": False,
+    "no": False,
+}
+
+
+def _show(value: str) -> str:
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def parse_bigint(value: str, column: str) -> int:
+    if not _INT_RE.fullmatch(value):
+        raise RowError(f"bad {column} {_show(value)}: not an integer")
+    number = int(value)
+    if not -(2**63) <= number <= INT8_MAX:
+        raise RowError(f"{column} {value} out of the bigint range")
+    return number
+
+
+def parse_timestamp(value: str, column: str) -> int:
+    """Microseconds since 2000-01-01 UTC; naive means UTC."""
+    match = _TS_RE.fullmatch(value)
+    if not match:
+        raise RowError(f"bad {column} {_show(value)}: expected YYYY-MM-DD HH:MM:SS[.fff][Z|±HH:MM]")
+    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+    try:
+        moment = datetime(year, month, day, hour, minute, second)
+    except ValueError as exc:
+        raise RowError(f"bad {column} {_show(value)}: {exc}") from None
+    micros = (moment - PG_EPOCH) // timedelta(microseconds=1)
+    fraction = match.group(7)
+    if fraction:
+        seventh = int(fraction[:7].ljust(7, "0"))
+        micros += (seventh + 5) // 10  # round half up to whole microseconds
+    zone = match.group(8)
+    if zone and zone != "Z":
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            raise RowError(f"bad {column} {_show(value)}: offset out of range")
+        offset = (hours * 60 + minutes) * 60_000_000
+        micros -= offset if zone[0] == "+" else -offset
+    return micros
+
+
+def parse_boolean(value: str, column: str) -> bool:
+    try:
+        return BOOL_WORDS[value.lower()]
+    except KeyError:
+        raise RowError(f"bad {column} {_show(value)}: expected true/false/t/f/1/0/yes/no") from None
+
+
+def parse_text(value: str, column: str) -> str:
+    if not value.strip():
+        raise RowError(f"empty {column}")
+    return value
+
+
+_PARSERS: dict[str, Callable[[str, str], Any]] = {
+    "bigint": parse_bigint,
+    "timestamptz": parse_timestamp,
+    "boolean": parse_boolean,
+    "text": parse_text,
+}
+
+
+def parse_line(raw: bytes, header: Header) -> dict[str, Any]:
+    """Parse one data line (without its line break) to Python values; raises RowError with the reason."""
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if not raw:
+        raise RowError("empty line")
+    if b"\x00" in raw:
+        raise RowError("NUL byte in line")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RowError(f"invalid UTF-8 at byte {exc.start + 1}") from None
+    fields = split_csv_line(text)
+    expected = len(header.columns)
+    if len(fields) < expected:
+        raise RowError(f"too few fields: {len(fields)} of {expected}")
+    if len(fields) > expected:
+        raise RowError(f"too many fields: {len(fields)}, expected {expected}")
+    types = dict(header.feed.columns)
+    return {
+        name: _PARSERS[types[name]](value, name) for name, value in zip(header.columns, fields, strict=True)
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Binary COPY rows
+#
+# Row layout: the fixed-size columns of the feed in canonical order, then _line_number, then the text
+# column (sessions.medium) last, so that rows with equally long text have one fixed numpy layout.
+
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+COPY_TRAILER = struct.pack(">h", -1)
+_FIXED_FORMAT = {"bigint": ("q", 8), "timestamptz": ("q", 8), "boolean": ("?", 1)}
+
+
+@dataclass(frozen=True)
+class RowLayout:
+    fixed: tuple[tuple[str, str], ...]  # (column, type) of fixed-size columns
+    text: str | None  # the text column, if any
+
+    @classmethod
+    def of(cls, feed: Feed) -> RowLayout:
+        fixed = tuple((name, kind) for name, kind in feed.columns if kind != "text")
+        texts = [name for name, kind in feed.columns if kind == "text"]
+        if len(texts) > 1:  # pragma: no cover - the feeds have at most one text column
+            raise NotImplementedError("one text column per feed")
+        return cls(fixed=fixed, text=texts[0] if texts else None)
+
+    @property
+    def copy_columns(self) -> list[str]:
+        return [name for name, _ in self.fixed] + ["_line_number"] + ([self.text] if self.text else [])
+
+    def numpy_dtype(self, text_bytes: int | None) -> np.dtype:
+        fields: list[tuple[str, str]] = [("nfields", ">i2")]
+        for name, kind in self.fixed:
+            size = _FIXED_FORMAT[kind][1]
+            fields += [(f"{name}__len", ">i4"), (name, ">i8" if size == 8 else "u1")]
+        fields += [("_line_number__len", ">i4"), ("_line_number", ">i8")]
+        if self.text is not None:
+            fields += [(f"{self.text}__len", ">i4")]
+            if text_bytes:
+                fields += [(self.text, f"S{text_bytes}")]
+        return np.dtype(fields)
+
+    def pack_row(self, values: dict[str, Any], line_number: int) -> bytes:
+        """One row (from the exact parser) in COPY binary format."""
+        parts = [struct.pack(">h", len(self.copy_columns))]
+        for name, kind in self.fixed:
+            code, size = _FIXED_FORMAT[kind]
+            parts.append(struct.pack(f">i{code}", size, values[name]))
+        parts.append(struct.pack(">iq", 8, line_number))
+        if self.text is not None:
+            encoded = values[self.text].encode("utf-8")
+            parts.append(struct.pack(">i", len(encoded)) + encoded)
+        return b"".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The chunk parser: the common shape of a line, a whole chunk of lines at a time
+
+_POW10 = np.array([10**k for k in range(18, -1, -1)], dtype=np.int64)
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+_TS_LOW = np.frombuffer(b"0000-00-00 00:00:00", dtype=np.uint8)
+_TS_HIGH = np.frombuffer(b"9999-99-99T99:99:99", dtype=np.uint8)
+_TS_NOT_T_OR_SPACE = ord("T") - 1  # between ' ' and 'T' only those two pass (checked separately)
+
+
+def _special_bytes(a: np.ndarray) -> np.ndarray:
+    """Positions of bytes that send a line to the exact parser: quotes, control characters (a CR
+    right before the LF is taken as part of the line break later) and non-ASCII (UTF-8 is checked there)."""
+    return np.flatnonzero(((a < 32) ^ (a == 10)) | (a > 126) | (a == ord('"')))
+
+
+def _bool_key(word: bytes) -> int:
+    key = len(word) << 40
+    for j, byte in enumerate(word):
+        key |= byte << (8 * j)
+    return key
+
+
+_BOOL_KEYS_TRUE = np.array(sorted(_bool_key(w.encode()) for w, v in BOOL_WORDS.items() if v), np.int64)
+_BOOL_KEYS_FALSE = np.array(sorted(_bool_key(w.encode()) for w, v in BOOL_WORDS.items() if not v), np.int64)
+
+
+@dataclass
+class _Bytes:
+    """A chunk as a byte array, with overlapping fixed-width windows for cheap row gathers."""
+
+    a: np.ndarray
+    w19: np.ndarray  # w19[i] = a[i : i + 19]
+
+    @classmethod
+    def of(cls, buf: bytes) -> _Bytes:
+        a = np.frombuffer(buf, dtype=np.uint8)
+        padded = np.frombuffer(buf + b"\n" * 24, dtype=np.uint8)  # windows near the end stay in range
+        return cls(a=a, w19=sliding_window_view(padded, 19))
+
+
+def _fast_bigint(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unsigned decimal integers of 1-19 digits within the bigint range."""
+    length = e - s
+    ok = (length >= 1) & (length <= 19)
+    window = b.w19[e - 19]  # the 19 bytes ending at the field's end (negative indexes are masked off)
+    inside = np.arange(19) >= (19 - length)[:, None]
+    digits = np.where(inside, window - np.uint8(48), np.uint8(0))
+    ok &= digits.max(axis=1) <= 9
+    values = digits.astype(np.int64) @ _POW10  # wraps to negative above the bigint range
+    ok &= values >= 0
+    return ok, values
+
+
+def _fast_timestamp(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``YYYY-MM-DD[T ]HH:MM:SS`` with nothing, ``Z`` or ``±HH:MM`` after it -> microseconds since 2000."""
+    a = b.a
+    length = e - s
+    ok = (length == 19) | (length == 20) | (length == 25)
+    values = np.zeros(len(s), dtype=np.int64)
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return ok, values
+    w = b.w19[s[rows]]
+    fine = ((w >= _TS_LOW) & (w <= _TS_HIGH)).all(axis=1)
+    fine &= (w[:, 10] == ord(" ")) | (w[:, 10] == ord("T"))
+    d = w.astype(np.int32) - 48
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month, day = d[:, 5] * 10 + d[:, 6], d[:, 8] * 10 + d[:, 9]
+    hour, minute, second = d[:, 11] * 10 + d[:, 12], d[:, 14] * 10 + d[:, 15], d[:, 17] * 10 + d[:, 18]
+    fine &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+    fine &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    month = np.clip(month, 1, 12)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    fine &= day <= _DAYS_IN_MONTH[month] + (leap & (month == 2))
+    year, month, day = year.astype(np.int64), month.astype(np.int64), day.astype(np.int64)
+    # days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil)
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468 - 10957  # -> days since 2000-01-01
+    micros = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000
+    row_len = length[rows]
+    zulu = row_len == 20
+    fine &= ~zulu | (a[np.minimum(s[rows] + 19, len(a) - 1)] == ord("Z"))
+    with_offset = np.flatnonzero(row_len == 25)
+    if len(with_offset):
+        z = a[s[rows[with_offset], None] + np.arange(19, 25)].astype(np.int64) - 48
+        zone_digits = z[:, [1, 2, 4, 5]]
+        zone_ok = (z[:, 0] == ord("+") - 48) | (z[:, 0] == ord("-") - 48)
+        zone_ok &= (z[:, 3] == ord(":") - 48) & ((zone_digits >= 0) & (zone_digits <= 9)).all(axis=1)
+        hours, minutes = z[:, 1] * 10 + z[:, 2], z[:, 4] * 10 + z[:, 5]
+        zone_ok &= (hours <= 23) & (minutes <= 59)
+        offset = (hours * 60 + minutes) * 60_000_000
+        micros[with_offset] -= np.where(z[:, 0] == ord("+") - 48, offset, -offset)
+        fine[with_offset] &= zone_ok
+    ok[rows] = fine
+    values[rows] = micros
+    return ok, values
+
+
+def _fast_boolean(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    length = e - s
+    ok = (length >= 1) & (length <= 5)
+    w = (b.w19[s][:, :5] | np.uint8(0x20)).astype(np.int64)  # lower case (digits are unchanged)
+    w = np.where(np.arange(5) < length[:, None], w, 0)
+    keys = (length << 40) | w[:, 0] | (w[:, 1] << 8) | (w[:, 2] << 16) | (w[:, 3] << 24) | (w[:, 4] << 32)
+    true = np.isin(keys, _BOOL_KEYS_TRUE)
+    ok &= true | np.isin(keys, _BOOL_KEYS_FALSE)
+    return ok, true
+
+
+def _fast_text(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, None]:
+    # Non-empty and not starting with a space: an all-blank value is left to the exact parser.
+    ok = (e > s) & (b.w19[s][:, 0] != ord(" "))
+    return ok, None
+
+
+_FAST_PARSERS = {"bigint": _fast_bigint, "timestamptz": _fast_timestamp, "boolean": _fast_boolean}
+
+
+@dataclass
+class ChunkResult:
+    rows: list[bytes]  # COPY binary data (several blocks)
+    loaded: int
+    rejects: list[tuple[int, bytes, str]]  # (line number, raw line, reason)
+
+
+def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) -> ChunkResult:
+    """Parse complete lines (``buf`` ends with a line break) whose first line has number ``first_line``."""
+    b = _Bytes.of(buf)
+    a = b.a
+    newlines = np.flatnonzero(a == 10)
+    n = len(newlines)
+    starts = np.empty(n, dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = newlines[:-1] + 1
+    ends = newlines.copy()
+    exact = np.zeros(n, dtype=bool)  # lines for the exact parser
+    special = _special_bytes(a)
+    if len(special):
+        line_of = np.searchsorted(newlines, special)
+        crlf = (a[special] == 13) & (special + 1 == newlines[line_of])
+        ends[line_of[crlf]] -= 1
+        exact[line_of[~crlf]] = True
+    ncols = len(header.columns)
+    commas = np.flatnonzero(a == ord(","))
+    commas_before_end = np.searchsorted(commas, newlines)
+    first_comma = np.empty(n, dtype=np.int64)
+    first_comma[0] = 0
+    first_comma[1:] = commas_before_end[:-1]
+    exact |= (commas_before_end - first_comma) != ncols - 1
+    cand = np.flatnonzero(~exact)
+
+    bounds: list[tuple[np.ndarray, np.ndarray]] = []
+    field_start = starts[cand]
+    for j in range(ncols):
+        if j < ncols - 1:
+            comma = commas[first_comma[cand] + j]
+            bounds.append((field_start, comma))
+            field_start = comma + 1
+        else:
+            bounds.append((field_start, ends[cand]))
+    types = dict(header.feed.columns)
+    ok = np.ones(len(cand), dtype=bool)
+    values: dict[str, np.ndarray] = {}
+    for name, (s, e) in zip(header.columns, bounds, strict=True):
+        kind = types[name]
+        if kind == "text":
+            good, _ = _fast_text(b, s, e)
+        else:
+            good, values[name] = _FAST_PARSERS[kind](b, s, e)
+        ok &= good
+    exact[cand[~ok]] = True
+    taken = cand[ok]
+
+    blocks: list[bytes] = []
+    line_numbers = first_line + taken
+    if len(taken):
+        keep = {name: v[ok] for name, v in values.items()}
+        if layout.text is None:
+            blocks.append(_pack_fixed(layout, keep, line_numbers, None, None, None).tobytes())
+        else:
+            text_pos = header.columns.index(layout.text)
+            ts, te = bounds[text_pos][0][ok], bounds[text_pos][1][ok]
+            lengths = (te - ts).astype(np.uint16 if MAX_LINE_BYTES < 2**16 else np.int64)
+            order = np.argsort(lengths, kind="stable")
+            counts = np.bincount(lengths)
+            offset = 0
+            for size in np.flatnonzero(counts):
+                group = order[offset : offset + counts[size]]
+                offset += counts[size]
+                text = sliding_window_view(a, size)[ts[group]] if size else None
+                rec = _pack_fixed(
+                    layout,
+                    {k: v[group] for k, v in keep.items()},
+                    line_numbers[group],
+                    text,
+                    size,
+                    layout.text,
+                )
+                blocks.append(rec.tobytes())
+
+    rejects: list[tuple[int, bytes, str]] = []
+    loaded = len(taken)
+    slow_rows: list[bytes] = []
+    for i in np.flatnonzero(exact).tolist():
+        raw = buf[starts[i] : newlines[i]]
+        line_number = first_line + i
+        try:
+            row = parse_line(raw, header)
+        except RowError as exc:
+            rejects.append((line_number, raw, str(exc)))
+            continue
+        slow_rows.append(layout.pack_row(row, line_number))
+        loaded += 1
+    if slow_rows:
+        blocks.append(b"".join(slow_rows))
+    return ChunkResult(rows=blocks, loaded=loaded, rejects=rejects)
+
+
+def _pack_fixed(
+    layout: RowLayout,
+    values: dict[str, np.ndarray],
+    line_numbers: np.ndarray,
+    text: np.ndarray | None,
+    text_bytes: int | None,
+    text_name: str | None,
+) -> np.ndarray:
+    count = len(line_numbers)
+    rec = np.empty(count, dtype=layout.numpy_dtype(text_bytes))
+    rec["nfields"] = len(layout.copy_columns)
+    for name, kind in layout.fixed:
+        rec[f"{name}__len"] = _FIXED_FORMAT[kind][1]
+        rec[name] = values[name]
+    rec["_line_number__len"] = 8
+    rec["_line_number"] = line_numbers
+    if text_name is not None:
+        rec[f"{text_name}__len"] = text_bytes
+        if text_bytes:
+            rec[text_name] = np.ascontiguousarray(text).view(f"S{text_bytes}").ravel()
+    return rec
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading files
+
+
+def _open_stream(path: Path) -> IO[bytes]:
+    handle = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+    if handle.read(2) == GZIP_MAGIC:
+        handle.seek(0)
+        return gzip.GzipFile(fileobj=handle, mode="rb")  # type: ignore[return-value]
+    handle.seek(0)
+    return handle
+
+
+def _read(stream: IO[bytes], size: int) -> bytes:
+    try:
+        return stream.read(size)
+    except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(stream, gzip.GzipFile):
+            raise RefusedFile(f"corrupt gzip file: {exc}") from None
+        raise RefusedFile(f"cannot read the file: {exc}") from None
+
+
+def read_header(stream: IO[bytes]) -> tuple[bytes, bytes]:
+    """The header line and whatever was read after it."""
+    buf = b""
+    while b"\n" not in buf:
+        block = _read(stream, 64 << 10)
+        if not block:
+            break
+        buf += block
+        if len(buf) > MAX_HEADER_BYTES and b"\n" not in buf[:MAX_HEADER_BYTES]:
+            raise RefusedFile("not a CSV file: no line break in the first 64 KiB")
+    if not buf:
+        raise RefusedFile("empty file")
+    line, _, rest = buf.partition(b"\n")
+    return line, rest
+
+
+def iter_chunks(stream: IO[bytes], pending: bytes) -> Iterator[tuple[bytes, int | None]]:
+    """Yield (complete lines, None) blocks, and (first bytes of an over-long line, None)... see below.
+
+    Yields ``(chunk, too_long)``: ``chunk`` holds complete lines ending with a line break; when a line is
+    longer than MAX_LINE_BYTES it is yielded alone with ``too_long`` set to its length in bytes (its text
+    truncated) so that the caller rejects it. A last line without a line break gets one.
+    """
+    buf = pending
+    eof = False
+    while not eof:
+        block = _read(stream, BLOCK_BYTES)
+        if block:
+            buf += block
+        else:
+            eof = True
+            if buf and not buf.endswith(b"\n"):
+                buf += b"\n"
+        cut = buf.rfind(b"\n") + 1
+        if cut:
+            yield buf[:cut], None
+            buf = buf[cut:]
+        while len(buf) > MAX_LINE_BYTES:  # no line break in sight: skip to the end of this line
+            size = len(buf)
+            head = buf[:MAX_STORED_LINE_CHARS]
+            while True:
+                block = _read(stream, BLOCK_BYTES)
+                if not block:
+                    eof = True
+                    buf = b""
+                    break
+                cut = block.find(b"\n")
+                if cut >= 0:
+                    size += cut
+                    buf = block[cut + 1 :]
+                    break
+                size += len(block)
+            yield head, size
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(BLOCK_BYTES):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+# ---------------------------------------------------------------------------------------------------
+# Loading
+
+
+def _stored_text(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+    if len(text) > MAX_STORED_LINE_CHARS:
+        text = text[:MAX_STORED_LINE_CHARS] + "..."
+    return text
+
+
+def _copy_text_field(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+class _RejectSpool:
+    """Rejects of the file being loaded, kept in a spooled temp file until the data COPY is done."""
+
+    def __init__(self, feed: str, source_file: str) -> None:
+        self.count = 0
+        self._prefix = f"{_copy_text_field(feed)}\t{_copy_text_field(source_file)}\t"
+        self._file = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - closed in copy_to
+
+    def add(self, line_number: int, raw: bytes, reason: str) -> None:
+        text, why = _copy_text_field(_stored_text(raw)), _copy_text_field(reason)
+        row = f"{self._prefix}{line_number}\t{text}\t{why}\n"
+        self._file.write(row.encode("utf-8"))
+        self.count += 1
+
+    def copy_to(self, cur: psycopg.Cursor, load_id: int) -> None:
+        with self._file:
+            if not self.count:
+                return
+            self._file.seek(0)
+            prefix = f"{load_id}\t".encode()
+            statement = (
+                "copy raw.load_rejects (load_id, feed, source_file, line_number, raw_line, reason) from stdin"
+            )
+            with cur.copy(statement) as copy:
+                for line in self._file:
+                    copy.write(prefix + line)
+
+
+class _BackgroundWriter:
+    """Feeds a COPY from a thread so that parsing the next chunk overlaps the server's work."""
+
+    def __init__(self, copy: psycopg.Copy, depth: int = 3) -> None:
+        self._copy = copy
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="copy-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._copy.write(data)
+                except BaseException as exc:  # surfaced in the caller's thread
+                    self._error = exc
+
+    def write(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _partition_name(feed: Feed, load_id: int) -> sql.Identifier:
+    return sql.Identifier("raw", f"{feed.name}_load_{load_id}")
+
+
+def _create_partition(cur: psycopg.Cursor, feed: Feed, load_id: int) -> None:
+    """The new partition, without the per-load constant columns (added after the COPY, catalog only)."""
+    columns = [sql.SQL("{} {} not null").format(sql.Identifier(n), sql.SQL(t)) for n, t in feed.columns]
+    # ATTACH PARTITION wants the parent's CHECK constraints, by name, on the new table.
+    checks = cur.execute(
+        "select conname, pg_get_constraintdef(oid) from pg_constraint"
+        " where conrelid = %s::regclass and contype = 'c' order by conname",
+        (feed.table,),
+    ).fetchall()
+    columns += [sql.SQL("constraint {} {}").format(sql.Identifier(n), sql.SQL(d)) for n, d in checks]
+    columns.append(sql.SQL("_line_number bigint not null"))
+    # _load_id is the partition key: its CHECK lets ATTACH PARTITION skip scanning the rows.
+    columns.append(
+        sql.SQL("_load_id bigint not null default {id} check (_load_id = {id})").format(
+            id=sql.Literal(load_id)
+        )
+    )
+    cur.execute(
+        sql.SQL("create table {} ({})").format(_partition_name(feed, load_id), sql.SQL(", ").join(columns))
+    )
+
+
+class _AlreadyLoaded(Exception):
+    """Another loader committed the same bytes while this one waited on the ledger's unique key."""
+
+
+def _ledger_entry(conn: psycopg.Connection, sha: str) -> int | None:
+    row = conn.execute("select load_id from raw.load_ledger where content_sha256 = %s", (sha,)).fetchone()
+    conn.commit()
+    return None if row is None else int(row[0])
+
+
+def _copy_rows(
+    cur: psycopg.Cursor,
+    statement: sql.Composable,
+    stream: IO[bytes],
+    rest: bytes,
+    header: Header,
+    rejects: _RejectSpool,
+) -> tuple[int, int]:
+    """Stream the file's data lines into the partition; returns (rows read, rows loaded)."""
+    layout = RowLayout.of(header.feed)
+    rows_read = rows_loaded = 0
+    line_number = 2  # the header is line 1
+    with cur.copy(statement) as copy:
+        writer = _BackgroundWriter(copy)
+        try:
+            writer.write(COPY_SIGNATURE)
+            for chunk, too_long in iter_chunks(stream, rest):
+                if too_long is not None:
+                    rejects.add(line_number, chunk, f"line longer than {MAX_LINE_BYTES} bytes ({too_long})")
+                    rows_read += 1
+                    line_number += 1
+                    continue
+                result = parse_chunk(chunk, line_number, header, layout)
+                for block in result.rows:
+                    writer.write(block)
+                for reject in result.rejects:
+                    rejects.add(*reject)
+                lines = chunk.count(b"\n")
+                rows_read += lines
+                rows_loaded += result.loaded
+                line_number += lines
+            writer.write(COPY_TRAILER)
+        finally:
+            writer.close()
+    return rows_read, rows_loaded
+
+
+def _load_one(conn: psycopg.Connection, path: Path, started: float) -> FileResult:
+    name = path.name
+    with _open_stream(path) as stream:
+        header_line, rest = read_header(stream)
+        header = parse_header(header_line)
+        feed = header.feed
+        sha, size = file_sha256(path)
+        existing = _ledger_entry(conn, sha)
+        if existing is not None:
+            return _duplicate(path, feed, existing, started)
+        layout = RowLayout.of(feed)
+        try:
+            with conn.transaction():
+                cur = conn.cursor()
+                # Same bytes in flight elsewhere: this insert waits for that transaction to end.
+                row = cur.execute(
+                    "insert into raw.load_ledger (feed, source_file, content_sha256, file_bytes)"
+                    " values (%s, %s, %s, %s) on conflict (content_sha256) do nothing returning load_id",
+                    (feed.name, name, sha, size),
+                ).fetchone()
+                if row is None:
+                    raise _AlreadyLoaded
+                load_id = int(row[0])
+                partition = _partition_name(feed, load_id)
+                _create_partition(cur, feed, load_id)
+                rejects = _RejectSpool(feed.name, name)
+                copy_sql = sql.SQL("copy {} ({}) from stdin (format binary)").format(
+                    partition, sql.SQL(", ").join(map(sql.Identifier, layout.copy_columns))
+                )
+                rows_read, rows_loaded = _copy_rows(cur, copy_sql, stream, rest, header, rejects)
+                # Constant lineage columns: added with a default, which is stored once in the catalog.
+                cur.execute(
+                    sql.SQL(
+                        "alter table {p} add column _source_file text not null default {f},"
+                        " add column _loaded_at timestamptz not null default now()"
+                    ).format(p=partition, f=sql.Literal(name))
+                )
+                rejects.copy_to(cur, load_id)
+                cur.execute(
+                    "update raw.load_ledger set rows_read = %s, rows_loaded = %s, rows_rejected = %s,"
+                    " finished_at = clock_timestamp() where load_id = %s",
+                    (rows_read, rows_loaded, rejects.count, load_id),
+                )
+                cur.execute(
+                    sql.SQL("alter table {} attach partition {} for values in ({})").format(
+                        sql.Identifier(*feed.table.split(".")), partition, sql.Literal(load_id)
+                    )
+                )
+        except _AlreadyLoaded:
+            existing = _ledger_entry(conn, sha)
+            if existing is None:  # pragma: no cover - the other load was removed in between
+                raise RefusedFile("the same content was being loaded concurrently; try again") from None
+            return _duplicate(path, feed, existing, started)
+    seconds = time.perf_counter() - started
+    return FileResult(
+        path=path,
+        feed=feed.name,
+        status=STATUS_LOADED,
+        load_id=load_id,
+        rows_read=rows_read,
+        rows_loaded=rows_loaded,
+        rows_rejected=rejects.count,
+        seconds=seconds,
+        message=(
+            f"loaded {name}: {rows_read} read = {rows_loaded} loaded + {rejects.count} rejected"
+            f" (load {load_id}, {seconds:.1f} s)"
+        ),
+    )
+
+
+def _duplicate(path: Path, feed: Feed, load_id: int, started: float) -> FileResult:
+    return FileResult(
+        path=path,
+        feed=feed.name,
+        status=STATUS_DUPLICATE,
+        load_id=load_id,
+        seconds=time.perf_counter() - started,
+        message=f"skipped {path.name}: already loaded as load {load_id}",
+    )
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; folders expand to their *.csv and *.csv.gz files (sorted by name, not recursive)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = [p for p in path.iterdir() if p.is_file() and p.name.endswith((".csv", ".csv.gz"))]
+            files.extend(sorted(inside, key=lambda p: p.name))
+        else:
+            files.append(path)
+    return files
+
+
+def load_files(paths: Sequence[Path], url: str | None = None) -> list[FileResult]:
+    """Load each file (folders: their CSV files) exactly once; one result per file, in order."""
+    results: list[FileResult] = []
+    analyzed: set[str] = set()
+    with connect(url) as conn:
+        ensure_raw_schema(conn)
+        for path in expand_paths(Path(p) for p in paths):
+            started = time.perf_counter()
+            try:
+                if not path.is_file():
+                    raise RefusedFile("no such file")
+                result = _load_one(conn, path, started)
+            except RefusedFile as exc:
+                conn.rollback()
+                result = FileResult(
+                    path=path,
+                    feed=None,
+                    status=STATUS_REFUSED,
+                    seconds=time.perf_counter() - started,
+                    message=f"{path.name}: {exc}",
+                )
+            except OSError as exc:
+                conn.rollback()
+                result = FileResult(
+                    path=path,
+                    feed=None,
+                    status=STATUS_REFUSED,
+                    seconds=time.perf_counter() - started,
+                    message=f"{path.name}: cannot read: {exc.strerror or exc}",
+                )
+            if result.status == STATUS_LOADED and result.feed:
+                analyzed.add(result.feed)
+            results.append(result)
+        # Autovacuum never analyzes partitioned parents; do it once per feed that got data.
+        for feed_name in sorted(analyzed):
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier(*FEEDS[feed_name].table.split("."))))
+            conn.commit()
+    return results
+
+
+def bare_copy(path: Path, url: str | None = None) -> float:
+    """Seconds for a bare single-stream text COPY of ``path`` into an existing all-text table.
+
+    The floor the loader is measured against: same file, same server, no types, no checks, no lineage.
+    """
+    with _open_stream(path) as stream:
+        header_line, _ = read_header(stream)
+    ncols = len(split_csv_line(header_line.decode("utf-8", errors="replace").rstrip("\r\n")))
+    table = sql.Identifier("public", f"growth_bare_copy_{ncols}")
+    columns = sql.SQL(", ").join(sql.SQL(f"c{i} text") for i in range(ncols))
+    with connect(url) as conn:
+        conn.execute(sql.SQL("drop table if exists {}").format(table))
+        conn.execute(sql.SQL("create table {} ({})").format(table, columns))
+        conn.commit()  # pre-existing table: the COPY below is WAL-logged as into any live table
+        try:
+            started = time.perf_counter()
+            with (
+                _open_stream(path) as stream,
+                conn.cursor().copy(
+                    sql.SQL("copy {} from stdin (format csv, header true)").format(table)
+                ) as copy,
+            ):
+                while block := stream.read(BLOCK_BYTES):
+                    copy.write(block)
+            conn.commit()
+            return time.perf_counter() - started
+        finally:
+            conn.execute(sql.SQL("drop table if exists {}").format(table))
+            conn.commit()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Command line
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``growth load PATH... [--json]``: one line per file and a total; non-zero if a file was refused."""
+    try:
+        results = load_files(args.paths)
+    except WarehouseError as exc:
+        print(f"growth load: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        if args.json:
+            print(json.dumps(result.as_json()), flush=True)
+        elif result.status == STATUS_REFUSED:
+            print(f"growth load: {result.message}", file=sys.stderr)
+        else:
+            print(result.message)
+    refused = sum(r.status == STATUS_REFUSED for r in results)
+    if not args.json:
+        loaded = [r for r in results if r.status == STATUS_LOADED]
+        skipped = sum(r.status == STATUS_DUPLICATE for r in results)
+        print(
+            f"total: {len(results)} files: {len(loaded)} loaded, {skipped} already loaded, {refused} refused;"
+            f" {sum(r.rows_read for r in loaded)} read = {sum(r.rows_loaded for r in loaded)} loaded"
+            f" + {sum(r.rows_rejected for r in loaded)} rejected"
+            f" in {sum(r.seconds for r in results):.1f} s"
+        )
+    return 1 if refused else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m growth_analytics.load PATH...`` (same as ``growth load``)."""
+    parser = argparse.ArgumentParser(prog="growth load")
+    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("--json", action="store_true")
+    return run_cli(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
