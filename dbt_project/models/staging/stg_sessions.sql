@@ -11,7 +11,7 @@ with source as (
         user_id,
         time_started,
         is_paid,
-        upper(btrim(medium)) as medium,
+        {{ normalise_medium('medium') }} as medium,
         _load_id,
         _source_file,
         _line_number,
@@ -37,6 +37,6 @@ where not exists (
     where earlier.user_id = s.user_id
       and earlier.time_started = s.time_started
       and earlier.is_paid = s.is_paid
-      and upper(btrim(earlier.medium)) = s.medium
+      and {{ normalise_medium('earlier.medium') }} = s.medium
       and (earlier._load_id, earlier._line_number) < (s._load_id, s._line_number)
 )

@@ -8,7 +8,7 @@ with raw_counts as (
 distinct_sessions as (
     select count(*) as distinct_rows
     from (
-        select distinct user_id, time_started, is_paid, upper(btrim(medium))
+        select distinct user_id, time_started, is_paid, {{ normalise_medium('medium') }}
         from {{ source('raw', 'sessions') }}
     ) as d
 ),

@@ -1,0 +1,235 @@
+"""An independent, plain-Python implementation of the attribution contract (issue 3), used to check dbt.
+
+It reads the CSV files themselves (the public input contract), so nothing of the loader, of SQL or of the
+dbt project is shared with what it checks. Deliberately simple: dictionaries and sorted lists.
+
+Contract, briefly:
+- a registration is a distinct (user_id, registration_time); its touches are the user's distinct sessions
+  (user, time, normalised medium, is_paid) with time_started <= registration_time;
+- rule-based: rules in priority order, inclusive windows, the latest touch satisfying the first rule that
+  has one wins; no touch at all: UNATTRIBUTED;
+- multi-touch over the touches in [registration_time - lookback, registration_time], ordered by
+  time_started, medium, is_paid (false first): first_touch, last_touch, linear, time_decay, position_based;
+  no touch in the window: 1.0 to UNATTRIBUTED.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+UNATTRIBUTED = "UNATTRIBUTED"
+MULTI_TOUCH_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
+MODELS = ("rule_based", *MULTI_TOUCH_MODELS)
+
+
+@dataclass(frozen=True, order=True)
+class Session:
+    user_id: int
+    time_started: datetime
+    medium: str
+    is_paid: bool
+
+
+@dataclass(frozen=True, order=True)
+class Registration:
+    user_id: int
+    registration_time: datetime
+
+
+@dataclass(frozen=True)
+class Rule:
+    label: str
+    medium: str | None  # None: any medium
+    window: timedelta | None  # None: any time before
+
+
+# The growth team's rules, in priority order, as the issue states them.
+RULES: tuple[Rule, ...] = (
+    Rule("PAID_SEARCH", "PAID SEARCH", timedelta(hours=3)),
+    Rule("PAID_IMPRESSION", "IMPRESSION", timedelta(hours=1)),
+    Rule("ORGANIC_SEARCH", "ORGANIC SEARCH", timedelta(hours=12)),
+    Rule("DIRECT", "DIRECT", None),
+    Rule("OTHERS", None, None),
+)
+
+
+@dataclass(frozen=True)
+class RuleBasedResult:
+    channel: str
+    touch_time: datetime | None
+    touch_medium: str | None
+    hours_to_convert: float | None
+
+
+# --- reading the input files (the public CSV contract) ----------------------------------------------------
+
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})?", re.IGNORECASE
+)
+_TRUE = {"true", "t", "1", "yes"}
+_FALSE = {"false", "f", "0", "no"}
+
+
+def parse_timestamp(text: str) -> datetime:
+    """ISO 8601 as the input contract allows; naive means UTC; fractions rounded to microseconds."""
+    match = _TIMESTAMP.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"bad timestamp {text!r}")
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    fraction, zone = match.group(7), match.group(8)
+    if fraction:
+        tenths_of_micros = int(fraction[:7].ljust(7, "0"))
+        moment += timedelta(microseconds=(tenths_of_micros + 5) // 10)
+    if zone and zone.upper() != "Z":
+        offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+        moment -= offset if zone[0] == "+" else -offset
+    return moment
+
+
+def parse_boolean(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"bad boolean {text!r}")
+
+
+def normalise_medium(text: str) -> str:
+    """Trim (spaces, tabs, line breaks) and upper-case."""
+    return text.strip(" \t\r\n").upper()
+
+
+def _rows(path: Path) -> Iterable[dict[str, str]]:
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+    reader = csv.reader(io.StringIO(raw.decode("utf-8")))
+    header = [name.strip().lower() for name in next(reader)]
+    header = ["user_id" if name == "userid" else name for name in header]
+    for fields in reader:
+        if fields:
+            yield dict(zip(header, fields, strict=True))
+
+
+def read_files(paths: Iterable[Path]) -> tuple[set[Session], set[Registration]]:
+    """The distinct sessions and registrations of CSV files (the feed is told by the header)."""
+    sessions: set[Session] = set()
+    registrations: set[Registration] = set()
+    for path in paths:
+        for row in _rows(path):
+            user_id = int(row["user_id"])
+            if "registration_time" in row:
+                registrations.add(Registration(user_id, parse_timestamp(row["registration_time"])))
+            else:
+                sessions.add(
+                    Session(
+                        user_id,
+                        parse_timestamp(row["time_started"]),
+                        normalise_medium(row["medium"]),
+                        parse_boolean(row["is_paid"]),
+                    )
+                )
+    return sessions, registrations
+
+
+# --- the contract ---------------------------------------------------------------------------------------
+
+
+def _hours(delta: timedelta) -> float:
+    return delta / timedelta(hours=1)
+
+
+def rule_based(touches: list[Session], at: datetime, rules: tuple[Rule, ...] = RULES) -> RuleBasedResult:
+    """touches: the registration's touches (time_started <= at), any order."""
+    for rule in rules:
+        matching = [
+            t
+            for t in touches
+            if (rule.medium is None or t.medium == rule.medium)
+            and (rule.window is None or at - t.time_started <= rule.window)
+        ]
+        if matching:
+            # the latest; on equal times the last in the multi-touch order (medium, then is_paid)
+            touch = max(matching, key=lambda t: (t.time_started, t.medium, t.is_paid))
+            return RuleBasedResult(
+                rule.label, touch.time_started, touch.medium, _hours(at - touch.time_started)
+            )
+    return RuleBasedResult(UNATTRIBUTED, None, None, None)
+
+
+def multi_touch(
+    touches: list[Session], at: datetime, lookback: timedelta, half_life_days: float
+) -> dict[str, dict[str, float]]:
+    """model -> channel -> credit for one registration."""
+    window = sorted(
+        (t for t in touches if at - lookback <= t.time_started <= at),
+        key=lambda t: (t.time_started, t.medium, t.is_paid),
+    )
+    n = len(window)
+    result: dict[str, dict[str, float]] = {model: defaultdict(float) for model in MULTI_TOUCH_MODELS}
+    if n == 0:
+        for model in MULTI_TOUCH_MODELS:
+            result[model][UNATTRIBUTED] = 1.0
+        return result
+    weights = [2.0 ** (-((at - t.time_started) / timedelta(days=1)) / half_life_days) for t in window]
+    total_weight = sum(weights)
+    for index, (touch, weight) in enumerate(zip(window, weights, strict=True)):
+        channel = touch.medium
+        if index == 0:
+            result["first_touch"][channel] += 1.0
+        if index == n - 1:
+            result["last_touch"][channel] += 1.0
+        result["linear"][channel] += 1.0 / n
+        result["time_decay"][channel] += weight / total_weight
+        if n == 1:
+            share = 1.0
+        elif n == 2:
+            share = 0.5
+        elif index in (0, n - 1):
+            share = 0.4
+        else:
+            share = 0.2 / (n - 2)
+        result["position_based"][channel] += share
+    return {model: dict(channels) for model, channels in result.items()}
+
+
+@dataclass(frozen=True)
+class Attribution:
+    rule_based: dict[Registration, RuleBasedResult]
+    credits: dict[tuple[Registration, str, str], float]  # (registration, model, channel) -> credit
+
+
+def attribute(
+    sessions: Iterable[Session],
+    registrations: Iterable[Registration],
+    lookback_days: float = 30,
+    half_life_days: float = 7,
+    rules: tuple[Rule, ...] = RULES,
+) -> Attribution:
+    by_user: dict[int, list[Session]] = defaultdict(list)
+    for session in set(sessions):
+        by_user[session.user_id].append(session)
+    rule_results: dict[Registration, RuleBasedResult] = {}
+    credits: dict[tuple[Registration, str, str], float] = {}
+    for registration in sorted(set(registrations)):
+        at = registration.registration_time
+        touches = [s for s in by_user.get(registration.user_id, []) if s.time_started <= at]
+        result = rule_based(touches, at, rules)
+        rule_results[registration] = result
+        credits[(registration, "rule_based", result.channel)] = 1.0
+        for model, channels in multi_touch(
+            touches, at, timedelta(days=lookback_days), half_life_days
+        ).items():
+            for channel, credit in channels.items():
+                credits[(registration, model, channel)] = credit
+    return Attribution(rule_results, credits)

@@ -1,0 +1,198 @@
+"""dbt's marts against the independent Python implementation of the attribution contract.
+
+Real Postgres (fixture), real loader, real dbt. Data: the hand-made edge cases (tests/dbt_cases.py) plus
+the generated sample in data/, whose generator plants window edges, instants, near misses, lookback
+edges and equal-time twins at realistic rates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from attribution_reference import MODELS, UNATTRIBUTED, attribute, read_files
+from dbt_cases import BIG, query, run_dbt_in, write_edge_case_files
+
+from growth_analytics.load import load_files
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+TOLERANCE = 1e-9
+
+
+def _input_files(tmp_path: Path) -> list[Path]:
+    sample = sorted((PROJECT_DIR / "data").glob("*.csv"))
+    assert sample, "data/ holds the generated sample"
+    return [*write_edge_case_files(tmp_path / "edge"), *sample]
+
+
+@pytest.fixture(scope="module")
+def built(postgres_server, tmp_path_factory):
+    """One database with everything loaded and `dbt build` run once; shared by the tests below."""
+    import os
+
+    from growth_analytics.settings import WAREHOUSE_URL_ENV
+
+    tmp_path = tmp_path_factory.mktemp("attribution")
+    port = postgres_server.running_port()
+    import psycopg
+    from psycopg import sql
+
+    from growth_analytics.db import APP_ROLE
+
+    name = f"test_attribution_{os.getpid()}"
+    with psycopg.connect(postgres_server.superuser_url(port), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
+        )
+    url = postgres_server.url(port).rsplit("/", 1)[0] + f"/{name}"
+    previous = os.environ.get(WAREHOUSE_URL_ENV)
+    os.environ[WAREHOUSE_URL_ENV] = url
+    try:
+        files = _input_files(tmp_path)
+        results = load_files(files, url=url)
+        assert all(r.rows_rejected == 0 for r in results)
+        build = run_dbt_in(tmp_path / "target", "build", check=False)
+        assert build.returncode == 0, build.stdout[-3000:]
+        sessions, registrations = read_files(files)
+        yield url, attribute(sessions, registrations), build.stdout
+    finally:
+        if previous is None:
+            os.environ.pop(WAREHOUSE_URL_ENV, None)
+        else:
+            os.environ[WAREHOUSE_URL_ENV] = previous
+
+
+@pytest.mark.slow
+def test_registration_attribution_matches_reference_row_by_row(built):
+    url, expected, _ = built
+    rows = query(
+        url,
+        "select user_id, registration_time, channel, attributed_touch_time, attributed_touch_medium, "
+        "hours_to_convert from mart.registration_attribution",
+    )
+    actual = {(r[0], r[1]): r[2:] for r in rows}
+    assert len(actual) == len(rows), "one row per registration"
+    wanted = {(reg.user_id, reg.registration_time): res for reg, res in expected.rule_based.items()}
+    assert set(actual) == set(wanted), "every registration exactly once"
+    mismatches = []
+    for key, (channel, touch_time, medium, hours) in actual.items():
+        res = wanted[key]
+        same_hours = (hours is None and res.hours_to_convert is None) or (
+            hours is not None
+            and res.hours_to_convert is not None
+            and math.isclose(hours, res.hours_to_convert, abs_tol=TOLERANCE)
+        )
+        if (channel, touch_time, medium) != (res.channel, res.touch_time, res.touch_medium) or not same_hours:
+            mismatches.append((key, (channel, touch_time, medium, hours), res))
+    assert not mismatches, f"{len(mismatches)} rows differ, e.g. {mismatches[:3]}"
+
+
+@pytest.mark.slow
+def test_attribution_credits_match_reference(built):
+    url, expected, _ = built
+    rows = query(
+        url, "select user_id, registration_time, model, channel, credit from mart.attribution_credits"
+    )
+    actual = {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
+    assert len(actual) == len(rows), "one row per registration, model and channel"
+    wanted = {(reg.user_id, reg.registration_time, m, c): v for (reg, m, c), v in expected.credits.items()}
+    assert set(actual) == set(wanted)
+    bad = [
+        (k, actual[k], wanted[k]) for k in wanted if not math.isclose(actual[k], wanted[k], abs_tol=TOLERANCE)
+    ]
+    assert not bad, f"{len(bad)} credits differ, e.g. {bad[:3]}"
+
+    # and per model and channel, as reports use it
+    totals_actual: dict[tuple[str, str], float] = defaultdict(float)
+    totals_wanted: dict[tuple[str, str], float] = defaultdict(float)
+    for (_, _, model, channel), credit in actual.items():
+        totals_actual[(model, channel)] += credit
+    for (_, _, model, channel), credit in wanted.items():
+        totals_wanted[(model, channel)] += credit
+    assert set(totals_actual) == set(totals_wanted)
+    for key, total in totals_wanted.items():
+        assert math.isclose(totals_actual[key], total, abs_tol=1e-6), key
+    daily = dict(
+        query(
+            url,
+            "select model || '/' || channel, sum(registrations) from mart.channel_attribution_daily group by 1",
+        )
+    )
+    for (model, channel), total in totals_wanted.items():
+        assert math.isclose(daily[f"{model}/{channel}"], total, abs_tol=1e-6)
+
+
+@pytest.mark.slow
+def test_edge_cases_as_the_contract_states_them(built):
+    """The reference itself, pinned on the hand-made cases: what the issue's rules say, case by case."""
+    url, _, _ = built
+    rows = query(
+        url,
+        f"select user_id - {BIG}, registration_time, channel, attributed_touch_medium, hours_to_convert "
+        f"from mart.registration_attribution where user_id between {BIG} and {BIG + 100} order by 1, 2",
+    )
+    by_user = {}
+    for user, _, channel, medium, hours in rows:
+        by_user.setdefault(user, []).append((channel, medium, hours))
+    assert by_user[1] == [("PAID_SEARCH", "PAID SEARCH", 3.0)]  # exactly 3 h counts
+    assert by_user[2][0][0] == "DIRECT"  # 3 h + 1 s is out
+    assert by_user[3][0][:2] == ("PAID_IMPRESSION", "IMPRESSION")
+    assert by_user[4][0] == ("ORGANIC_SEARCH", "ORGANIC SEARCH", 12.0)
+    assert by_user[6] == [("PAID_SEARCH", "PAID SEARCH", 0.0)]  # touch at the registration instant
+    assert by_user[7] == [(UNATTRIBUTED, None, None)]  # sessions only after registering
+    assert by_user[9] == [("OTHERS", "REFERRAL", 2.0)]  # equal times: last in (medium, is_paid) order
+    assert by_user[11] == [("PAID_SEARCH", "PAID SEARCH", 3.0)]  # offsets in the CSV
+    assert by_user[12] == [("PAID_SEARCH", "PAID SEARCH", 0.5)]  # duplicates collapse
+    assert [c for c, _, _ in by_user[13]] == ["PAID_SEARCH", "PAID_IMPRESSION"]  # two registrations
+    assert by_user[15][0][:2] == ("OTHERS", "PAID SEARCH")  # 1 microsecond outside the window
+    assert by_user[16][0][0] == "DIRECT"
+    assert by_user[17][0][:2] == ("OTHERS", "CARRIER PIGEON")
+    assert 18 not in by_user  # never registered
+
+    credits = {
+        (user, model, channel): credit
+        for user, model, channel, credit in query(
+            url,
+            f"select user_id - {BIG}, model, channel, credit from mart.attribution_credits "
+            f"where user_id between {BIG} and {BIG + 100} and registration_time = '2020-06-10 12:00:00+00'",
+        )
+    }
+    # 30-day edge: the touch exactly 30 days before counts, 1 s earlier does not -> 2 touches
+    assert credits[(10, "linear", "EMAIL")] == pytest.approx(0.5)
+    assert credits[(10, "first_touch", "EMAIL")] == 1.0
+    assert (10, "linear", "DIRECT") not in credits
+    # 16: a 60-day-old DIRECT (rule-based DIRECT, outside the multi-touch window) and a late SMS 29 days before
+    assert credits[(16, "time_decay", "SMS")] == 1.0
+    assert (16, "time_decay", "DIRECT") not in credits
+    # 7: sessions only after registering: unattributed in every model
+    assert all(credits[(7, model, UNATTRIBUTED)] == 1.0 for model in MODELS)
+    # 14: six touches: position_based 0.4 / 0.05 x 4 / 0.4, in time order (TV first, EMAIL last)
+    assert credits[(14, "position_based", "TV")] == pytest.approx(0.4)
+    assert credits[(14, "position_based", "EMAIL")] == pytest.approx(0.4 + 0.05)
+    assert credits[(14, "position_based", "SOCIAL")] == pytest.approx(0.05)
+    # 9: three touches at one instant plus one earlier: linear 1/4 each, REFERRAL twice (paid and unpaid)
+    assert credits[(9, "linear", "REFERRAL")] == pytest.approx(0.5)
+    assert credits[(9, "last_touch", "REFERRAL")] == 1.0
+    for model in MODELS:
+        total = sum(v for (u, m, _), v in credits.items() if u == 14 and m == model)
+        assert total == pytest.approx(1.0, abs=TOLERANCE)
+
+
+@pytest.mark.slow
+def test_business_tests_warn_and_store_failures(built):
+    url, _, output = built
+    for name in (
+        "registrations_without_any_session",
+        "registrations_with_sessions_only_after",
+        "duplicate_rows_in_raw_sessions",
+        "duplicate_rows_in_raw_conversions",
+        "users_with_more_than_one_registration",
+        "unknown_mediums",
+    ):
+        assert name in output
+        stored = query(url, f"select count(*) from audit.{name}")[0][0]
+        assert stored > 0, name
+    unknown = query(url, "select medium from audit.unknown_mediums")
+    assert unknown == [("CARRIER PIGEON",)]
