@@ -117,7 +117,8 @@ def test_attribution_credits_match_reference(built):
     daily = dict(
         query(
             url,
-            "select model || '/' || channel, sum(registrations) from mart.channel_attribution_daily group by 1",
+            "select model || '/' || channel, sum(registrations) "
+            "from mart.channel_attribution_daily group by 1",
         )
     )
     for (model, channel), total in totals_wanted.items():
@@ -163,7 +164,7 @@ def test_edge_cases_as_the_contract_states_them(built):
     assert credits[(10, "linear", "EMAIL")] == pytest.approx(0.5)
     assert credits[(10, "first_touch", "EMAIL")] == 1.0
     assert (10, "linear", "DIRECT") not in credits
-    # 16: a 60-day-old DIRECT (rule-based DIRECT, outside the multi-touch window) and a late SMS 29 days before
+    # 16: a 60-day-old DIRECT (rule-based DIRECT, outside the multi-touch window), a late SMS 29 days before
     assert credits[(16, "time_decay", "SMS")] == 1.0
     assert (16, "time_decay", "DIRECT") not in credits
     # 7: sessions only after registering: unattributed in every model
