@@ -28,6 +28,12 @@ from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, projec
 CONN_ID = "growth_warehouse"
 CONN_ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
 DAG_ID = "growth_etl"
+DBT_PROJECT_NAME = "growth_analytics"
+DBT_PROFILE = "growth_analytics"
+DBT_TARGET = "dev"
+# dbt variables of every per-node task of growth_etl: run and test results still reach Elementary (its
+# on-run-end hook), the heavy upload of the project's artifacts is done once per DAG run instead.
+TASK_VARS: dict[str, object] = {"disable_dbt_artifacts_autoupload": True}
 AIRFLOW_HOME_ENV = "GROWTH_AIRFLOW_HOME"
 UI_HOST = "127.0.0.1"
 UI_PORT_ENV = "GROWTH_AIRFLOW_PORT"
@@ -90,6 +96,48 @@ def airflow_env(url: str, home: Path | None = None) -> dict[str, str]:
     }
 
 
+def prepare_manifest(url: str) -> Path:
+    """Build the manifest the DAG renders from, as the tasks will parse the project (install time).
+
+    dbt reuses its parse (``partial_parse.msgpack``) only when the command line vars, ``--profile``,
+    ``--target`` and the connection are those of the previous parse. So after :func:`dbt.ensure_manifest`
+    (a parse whenever a project file changed), the project is parsed once more the way the Cosmos tasks
+    invoke dbt, and a stamp records for which warehouse; each task then starts from that parse.
+    """
+    from growth_analytics import dbt
+
+    manifest = dbt.ensure_manifest(url)
+    params = WarehouseParams.from_url(url)
+    stamp = manifest.with_name("growth_etl_parse.json")
+    wanted = json.dumps(
+        {
+            "vars": TASK_VARS,
+            "host": params.host,
+            "port": params.port,
+            "db": params.dbname,
+            "user": params.user,
+        },
+        sort_keys=True,
+    )
+    fresh = stamp.exists() and stamp.stat().st_mtime >= manifest.stat().st_mtime
+    if not (fresh and stamp.read_text() == wanted):
+        dbt.run_dbt(
+            [
+                "parse",
+                "--quiet",
+                "--profile",
+                DBT_PROFILE,
+                "--target",
+                DBT_TARGET,
+                "--vars",
+                json.dumps(TASK_VARS),
+            ],
+            url=url,
+        )
+        stamp.write_text(wanted)
+    return manifest
+
+
 def airflow_executable() -> str:
     beside_python = Path(sys.executable).parent / "airflow"
     return str(beside_python) if beside_python.exists() else (shutil.which("airflow") or "airflow")
@@ -136,14 +184,13 @@ def _login_hint(home: Path) -> str:
 
 def run_cli(args: argparse.Namespace) -> int:
     from growth_analytics.db import warehouse_url
-    from growth_analytics.dbt import ensure_manifest
 
     airflow_args = list(args.airflow_args) or ["--help"]
     url = warehouse_url()
     home = airflow_home()
     # The DAG renders its dbt tasks from the manifest: build it now, never while the DAG file is parsed.
     if airflow_args[0] not in ("--help", "-h", "version", "config"):
-        ensure_manifest(url)
+        prepare_manifest(url)
     if airflow_args[0] in ("standalone", "api-server"):
         print(f"growth airflow: UI on http://{UI_HOST}:{airflow_env(url, home)['AIRFLOW__API__PORT']}")
         print(f"growth airflow: {_login_hint(home)}")

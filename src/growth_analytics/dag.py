@@ -1,0 +1,480 @@
+"""The ``growth_etl`` DAG: load the landing folder, build the dbt layers, check, report.
+
+Task graph (the dbt groups hold one task per dbt node, rendered by astronomer-cosmos)::
+
+    create_schemas >> [load_sessions, load_conversions, elementary_models, dbt_seeds]
+    [loads, elementary_models, dbt_seeds] >> dbt_staging >> dbt_dwh >> dbt_mart >> dbt_snapshots
+    dbt_snapshots >> business_checks >> elementary_report >> dbt_docs
+    every task >> run_status
+
+Each ``dbt_<layer>`` group runs its nodes (``<node>_run`` / ``_seed`` / ``_snapshot``) in dbt's dependency
+order and ends with ``critical_checks``: every test of the layer except those tagged ``business``. A failed
+critical check stops everything downstream, so bad data never reaches dwh or mart. Business tests
+(severity warn: they never fail) and source freshness run together in ``business_checks``.
+
+Cosmos settings and why:
+
+- ``ExecutionMode.LOCAL`` with the dbt runner in-process: about a second per task. (WATCHER mode deadlocks
+  under ``airflow dags test``.)
+- ``LoadMode.DBT_MANIFEST``: the graph is read from ``target/manifest.json``, built when the project is
+  installed (``growth run``, ``growth airflow``, the Docker image), never by ``dbt ls`` while the DAG file
+  is parsed. Parsing touches no database and no Airflow connection.
+- ``TestBehavior.NONE`` plus one explicit ``critical_checks`` test task per group (rather than
+  ``AFTER_EACH``, which doubles the task count, or ``AFTER_ALL``, whose task is named after the project):
+  the task selects the layer, excludes ``tag:business`` and uses dbt's *buildable* indirect selection, so
+  a test runs in the first layer where all its parents exist.
+- The dbt profile comes from the Airflow connection ``growth_warehouse`` (Cosmos'
+  ``PostgresUserPasswordProfileMapping``), like every other task here: the connection is the one place
+  Airflow learns where the warehouse is (it is generated from ``GROWTH_WAREHOUSE_URL``).
+
+Elementary: its on-run-end hook stores the results of every dbt invocation, so every model run and test
+result of a DAG run reaches its tables. Its heavy part, the upload of the project's artifacts (models,
+tests, sources, ...), is switched off in the per-node tasks with ``disable_dbt_artifacts_autoupload`` and
+done once per DAG run by ``elementary_models``, which also creates Elementary's tables before the first
+result has to be stored. ``elementary_report`` writes ``reports/elementary_report.html`` with ``edr
+report``. Without the Elementary package both tasks say why (``elementary_report`` is skipped).
+
+Elementary's report and the dbt docs are also produced when a check failed (that is when they matter);
+``run_status`` then fails the DAG run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.sdk import DAG, Asset, AssetAlias, TaskGroup, TriggerRule, chain, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from cosmos import (
+    DbtTaskGroup,
+    ExecutionConfig,
+    ExecutionMode,
+    LoadMode,
+    ProfileConfig,
+    ProjectConfig,
+    RenderConfig,
+    TestBehavior,
+)
+from cosmos import settings as cosmos_settings
+from cosmos.constants import InvocationMode, SourceRenderingBehavior
+from cosmos.operators.local import DbtSourceLocalOperator, DbtTestLocalOperator
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+from growth_analytics import dbt, settings
+from growth_analytics.airflow_env import (
+    CONN_ID,
+    DAG_ID,
+    DBT_PROFILE,
+    DBT_PROJECT_NAME,
+    DBT_TARGET,
+    TASK_VARS,
+)
+from growth_analytics.schema import FEEDS, RAW_DDL
+
+log = logging.getLogger(__name__)
+
+DBT_TARGET_SCHEMA = "public"  # the dev target's schema in dbt_project/profiles.yml
+ELEMENTARY_REPORT_NAME = "elementary_report.html"
+DOCS_DIR_NAME = "dbt_docs"
+BUSINESS_TAG = "tag:business"
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One task group of dbt nodes: its dbt selectors, in the order the groups run."""
+
+    name: str
+    select: tuple[str, ...]
+    doc: str
+
+
+# Intermediate models sit between the star schema and the marts (touches per registration come from the
+# facts; a user's registration status needs the rule-based attribution), so they run with the marts.
+LAYERS: tuple[Layer, ...] = (
+    Layer("seeds", ("resource_type:seed",), "reference data: medium -> channel mapping, attribution rules"),
+    Layer("staging", ("path:models/staging",), "typed, normalised, de-duplicated raw feeds"),
+    Layer("dwh", ("path:models/marts/dwh",), "Kimball star schema: facts and dimensions"),
+    Layer("mart", ("path:models/intermediate", "path:models/marts/mart"), "attribution marts"),
+    Layer("snapshots", ("resource_type:snapshot",), "SCD2 history of dimension attributes"),
+)
+
+# Retries for tasks that can meet a passing fault (the warehouse restarting, a lock timeout). Data checks
+# do not retry: a failed check fails the same way again.
+RETRY_ARGS: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+}
+NO_RETRY: dict[str, Any] = {"retries": 0}
+
+
+# -- where things are ------------------------------------------------------------------------------------
+
+
+def dbt_project_path() -> Path:
+    """The dbt project the tasks run: the real one with Elementary installed, else the core copy.
+
+    Only looks at the file system: the copy itself is prepared with the manifest, at install time.
+    """
+    return settings.dbt_project_dir() if dbt.elementary_installed() else dbt.core_project_dir()
+
+
+def manifest_file() -> Path:
+    path = dbt_project_path() / "target" / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"growth_etl: no dbt manifest at {path}. It is built when the project is installed: "
+            "`growth airflow ...` and `growth run` build it (growth_analytics.airflow_env.prepare_manifest)."
+        )
+    return path
+
+
+def warehouse_url_from_connection(conn_id: str = CONN_ID) -> str:
+    """The ``postgresql://`` URL of an Airflow connection (for the loader, dbt docs and edr)."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    if not conn.host:
+        raise AirflowFailException(f"connection {conn_id!r} has no host (127.0.0.1 for a local server)")
+    auth = quote(conn.login or "", safe="")
+    if conn.password:
+        auth += ":" + quote(conn.password, safe="")
+    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{quote(conn.schema or 'postgres', safe='')}"
+
+
+def table_asset(url: str, schema: str, table: str) -> Asset:
+    """The asset of a warehouse table, in the URI form Cosmos uses for the dbt models."""
+    params = settings.WarehouseParams.from_url(url)
+    return Asset(uri=f"postgres://{params.host}:{params.port}/{params.dbname}/{schema}/{table}")
+
+
+# -- loading ---------------------------------------------------------------------------------------------
+
+
+def feed_files(feed: str, landing: Path | None = None) -> list[Path]:
+    """The landing folder's files of one feed, by name: ``<feed>*.csv`` and ``<feed>*.csv.gz``."""
+    folder = landing or settings.landing_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path
+        for pattern in (f"{feed}*.csv", f"{feed}*.csv.gz")
+        for path in folder.glob(pattern)
+        if path.is_file()
+    )
+
+
+def load_feed(feed: str) -> dict[str, Any]:
+    """Load the feed's files that are not in the ledger yet; a refused file fails the task."""
+    from growth_analytics.load import load_files
+
+    url = warehouse_url_from_connection()
+    files = feed_files(feed)
+    log.info("%s: %d file(s) in %s", feed, len(files), settings.landing_dir())
+    results = load_files(files, url=url) if files else []
+    summary: dict[str, Any] = {"files": len(files), "loaded": 0, "skipped_duplicate": 0, "rows_loaded": 0}
+    refused = []
+    for result in results:
+        log.info(
+            "%s %s: %s (rows read %s, loaded %s, rejected %s) %s",
+            result.feed,
+            result.path,
+            result.status,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_rejected,
+            result.message or "",
+        )
+        if result.status == "refused":
+            refused.append(result.message or f"{result.path}: refused")
+            continue
+        summary[result.status] = summary.get(result.status, 0) + 1
+        summary["rows_loaded"] += result.rows_loaded or 0
+    if refused:
+        # Refused files are bad input, not a passing fault: fail at once, without retries.
+        raise AirflowFailException("; ".join(refused))
+    if summary["loaded"]:
+        context = get_current_context()
+        schema, table = FEEDS[feed].table.split(".")
+        context["outlet_events"][raw_alias(feed)].add(table_asset(url, schema, table))
+    return summary
+
+
+def raw_alias(feed: str) -> AssetAlias:
+    return AssetAlias(f"growth_warehouse.raw.{feed}")
+
+
+# -- Elementary and docs ---------------------------------------------------------------------------------
+
+
+def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
+    log.info("running: %s", " ".join(cmd))
+    started = time.monotonic()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, text=True, capture_output=True, check=False)
+    for line in (proc.stdout + proc.stderr).splitlines():
+        log.info("%s", line)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} {cmd[1]} failed with exit code {proc.returncode} (output above)")
+    log.info("done in %.1f s", time.monotonic() - started)
+
+
+def build_elementary_models() -> str:
+    """Create/update Elementary's tables and upload the project's artifacts, once per DAG run."""
+    reason = dbt.elementary_off_reason()
+    if reason:
+        log.warning("%s", reason)
+        return reason
+    url = warehouse_url_from_connection()
+    project = dbt.active_project_dir()
+    _run(
+        [dbt.dbt_executable(), "run", "--select", "package:elementary"],
+        env=dbt.dbt_env(url),
+        cwd=project,
+    )
+    return "Elementary models built and artifacts uploaded"
+
+
+def edr_report() -> str:
+    """``edr report`` into reports/elementary_report.html; skipped (with the reason) without Elementary."""
+    reason = dbt.elementary_off_reason()
+    if reason:
+        raise AirflowSkipException(reason)
+    from elementary.monitor.dbt_project_utils import CLI_DBT_PROJECT_PATH
+
+    if not (Path(CLI_DBT_PROJECT_PATH) / "dbt_packages" / "elementary").exists():
+        log.info("edr first installs its internal dbt project's packages (dbt deps: needs the package hub)")
+    url = warehouse_url_from_connection()
+    report = settings.reports_dir() / ELEMENTARY_REPORT_NAME
+    report.parent.mkdir(parents=True, exist_ok=True)
+    edr_state = settings.state_dir() / "edr"
+    edr_state.mkdir(parents=True, exist_ok=True)
+    # edr reads its settings from config.yml in --config-dir: no usage tracking.
+    (edr_state / "config.yml").write_text("anonymous_usage_tracking: false\n")
+    edr = str(Path(dbt.dbt_executable()).with_name("edr"))
+    _run(
+        [
+            edr if Path(edr).exists() else "edr",
+            "report",
+            "--project-dir",
+            str(dbt.active_project_dir()),
+            "--profiles-dir",
+            str(settings.dbt_project_dir()),
+            "--config-dir",
+            str(edr_state),
+            "--target-path",
+            str(edr_state / "target"),
+            "--file-path",
+            str(report),
+            "--open-browser",
+            "false",
+        ],
+        env=dbt.dbt_env(url),
+        cwd=dbt.active_project_dir(),
+    )
+    if not report.exists():
+        raise RuntimeError(f"edr report finished but wrote no {report}")
+    log.info("Elementary report: %s", report)
+    return str(report)
+
+
+def dbt_docs() -> str:
+    """``dbt docs generate``; the static site is copied to reports/dbt_docs/ (index.html)."""
+    url = warehouse_url_from_connection()
+    target = settings.state_dir() / "dbt_docs_target"
+    dbt.run_dbt(["docs", "generate", "--target-path", str(target)], url=url)
+    out = settings.reports_dir() / DOCS_DIR_NAME
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("index.html", "manifest.json", "catalog.json"):
+        shutil.copy2(target / name, out / name)
+    log.info("dbt docs: %s (serve with `dbt docs serve --target-path %s`)", out / "index.html", target)
+    return str(out / "index.html")
+
+
+def fail_if_anything_failed() -> None:
+    context = get_current_context()
+    dag_run = context["dag_run"]
+    failed = sorted(
+        ti.task_id
+        for ti in dag_run.get_task_instances(state=["failed", "upstream_failed"])
+        if ti.task_id != context["task"].task_id
+    )
+    raise AirflowFailException(f"growth_etl failed: {', '.join(failed) or 'see the failed tasks'}")
+
+
+# -- the DAG ---------------------------------------------------------------------------------------------
+
+
+def _profile_config() -> ProfileConfig:
+    return ProfileConfig(
+        profile_name=DBT_PROFILE,
+        target_name=DBT_TARGET,
+        profile_mapping=PostgresUserPasswordProfileMapping(
+            conn_id=CONN_ID,
+            profile_args={"schema": DBT_TARGET_SCHEMA, "threads": 1, "connect_timeout": 10},
+        ),
+    )
+
+
+def _manifest_schemas(manifest: Path) -> list[str]:
+    """Schemas the dbt project writes to (read from the manifest, so they match dbt's naming)."""
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    return sorted(
+        {
+            node["schema"]
+            for node in nodes
+            if node["resource_type"] in ("model", "seed", "snapshot")
+            and node.get("package_name") == DBT_PROJECT_NAME
+        }
+    )
+
+
+def _create_schemas_sql(schemas: Iterable[str]) -> list[str]:
+    statements = [f'create schema if not exists "{schema}"' for schema in schemas]
+    statements += [statement.strip() for statement in RAW_DDL.split(";") if statement.strip()]
+    return statements
+
+
+def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
+    project = dbt_project_path()
+    manifest = manifest_file()
+    profile = _profile_config()
+    project_config = ProjectConfig(
+        dbt_project_path=project,
+        manifest_path=manifest,
+        project_name=DBT_PROJECT_NAME,
+        install_dbt_deps=False,
+    )
+    execution_config = ExecutionConfig(
+        execution_mode=ExecutionMode.LOCAL,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+    )
+    dbt_task_args: dict[str, Any] = {"vars": dict(TASK_VARS)}
+    # The check tasks are not rendered by a DbtTaskGroup, which would give them a cache folder for dbt's
+    # partial parse: without one, each of them would parse the whole project again.
+    checks_cache = Path(cosmos_settings.cache_dir) / f"{dag_id}__checks"
+
+    def dbt_test_task(task_id: str, select: str, exclude: str | None, doc: str) -> DbtTestLocalOperator:
+        return DbtTestLocalOperator(
+            task_id=task_id,
+            project_dir=str(project),
+            profile_config=profile,
+            select=select,
+            exclude=exclude,
+            indirect_selection="buildable",
+            doc=doc,
+            install_deps=False,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            cache_dir=checks_cache,
+            **dbt_task_args,
+            **NO_RETRY,
+        )
+
+    with DAG(
+        dag_id=dag_id,
+        description="Load sessions and registrations, build staging -> dwh -> marts with dbt, check, report.",
+        schedule="@daily",
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args={"owner": "growth", **RETRY_ARGS},
+        tags=["growth_analytics", "dbt", "elt"],
+        doc_md=__doc__,
+    ) as dag:
+        create_schemas = SQLExecuteQueryOperator(
+            task_id="create_schemas",
+            conn_id=CONN_ID,
+            sql=_create_schemas_sql(["raw", *_manifest_schemas(manifest)]),
+            autocommit=True,
+            show_return_value_in_logs=False,
+            doc="Schemas of every layer and the raw tables (idempotent).",
+        )
+
+        loads = [
+            task(task_id=f"load_{feed}", outlets=[raw_alias(feed)], doc=f"COPY new {feed} files into raw")(
+                load_feed
+            )(feed)
+            for feed in ("sessions", "conversions")
+        ]
+        elementary_models = task(task_id="elementary_models")(build_elementary_models)()
+
+        groups: dict[str, DbtTaskGroup] = {}
+        for layer in LAYERS:
+            group = DbtTaskGroup(
+                group_id=f"dbt_{layer.name}",
+                tooltip=layer.doc,
+                project_config=project_config,
+                profile_config=profile,
+                execution_config=execution_config,
+                render_config=RenderConfig(
+                    load_method=LoadMode.DBT_MANIFEST,
+                    select=list(layer.select),
+                    exclude=[BUSINESS_TAG],
+                    test_behavior=TestBehavior.NONE,
+                    source_rendering_behavior=SourceRenderingBehavior.NONE,
+                    emit_datasets=True,
+                ),
+                operator_args=dict(dbt_task_args),
+            )
+            if not group.children:  # a layer the project does not have (yet)
+                dag.task_group.children.pop(group.group_id, None)
+                continue
+            leaves = [child for child in group.children.values() if not child.downstream_list]
+            with group:
+                checks = dbt_test_task(
+                    "critical_checks",
+                    select=" ".join(layer.select),
+                    exclude=BUSINESS_TAG,
+                    doc=f"Critical tests of {layer.name} (all but tag:business); failing stops downstream.",
+                )
+            for leaf in leaves:
+                leaf >> checks
+            groups[layer.name] = group
+
+        with TaskGroup("business_checks", tooltip="severity warn: never fail the run") as business:
+            business_tests = dbt_test_task(
+                "business_tests",
+                select=BUSINESS_TAG,
+                exclude=None,
+                doc="Business tests (warn; failures stored for inspection).",
+            )
+            freshness = DbtSourceLocalOperator(
+                task_id="source_freshness",
+                project_dir=str(project),
+                profile_config=profile,
+                doc="Freshness of the raw feeds (warn).",
+                install_deps=False,
+                invocation_mode=InvocationMode.DBT_RUNNER,
+                cache_dir=checks_cache,
+                **dbt_task_args,
+                **NO_RETRY,
+            )
+            business_tests >> freshness
+
+        report = task(task_id="elementary_report", trigger_rule=TriggerRule.ALL_DONE, retries=1)(edr_report)()
+        docs = task(task_id="dbt_docs", trigger_rule=TriggerRule.ALL_DONE, retries=1)(dbt_docs)()
+
+        ordered = list(groups.values())
+        entry = groups.get("staging") or ordered[0]
+        create_schemas >> [*loads, elementary_models]
+        if "seeds" in groups:
+            create_schemas >> groups["seeds"]
+        [*loads, elementary_models] >> entry
+        chain(*ordered)
+        ordered[-1] >> business >> report >> docs
+
+        status = task(task_id="run_status", trigger_rule=TriggerRule.ONE_FAILED, retries=0)(
+            fail_if_anything_failed
+        )()
+        [t for t in dag.tasks if t is not status.operator] >> status
+    return dag
