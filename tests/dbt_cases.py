@@ -156,7 +156,8 @@ def write_edge_case_files(folder: Path, part: str = "all") -> list[Path]:
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
-        return conn.execute(sql).fetchall()
+        cursor = conn.execute(sql)
+        return cursor.fetchall() if cursor.description else []
 
 
 # Columns that record when a row was computed (incremental watermarks), not what it says.
@@ -194,4 +195,4 @@ def run_results(target_dir: Path) -> dict[str, str]:
     import json
 
     data = json.loads((target_dir / "run_results.json").read_text())
-    return {result["unique_id"].split(".")[-1]: result["status"] for result in data["results"]}
+    return {result["unique_id"].split(".")[2]: result["status"] for result in data["results"]}

@@ -1,0 +1,47 @@
+"""A critical test failure stops everything downstream: the marts keep what they had, dbt exits non-zero."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dbt_cases import query, run_dbt_in, run_results, table_contents
+
+from growth_analytics.load import load_files
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+MARTS = (
+    "mart.registration_attribution",
+    "mart.attribution_credits",
+    "mart.channel_attribution_daily",
+    "mart.channel_attribution_monthly",
+    "mart.channel_performance",
+)
+
+
+@pytest.mark.slow
+def test_duplicate_key_stops_the_marts(warehouse_url: str, tmp_path: Path) -> None:
+    sample = sorted((PROJECT_DIR / "data").glob("*.csv"))
+    first = [p for p in sample if p.stem.split("_", 1)[1] < "2020-06-15"]
+    rest = [p for p in sample if p not in first]
+    target = tmp_path / "target"
+    load_files(first, url=warehouse_url)
+    run_dbt_in(target, "build")
+    before = {table: table_contents(warehouse_url, table) for table in MARTS}
+
+    # A duplicate registration key in the incremental fact (as a faulty load or hand edit would leave it),
+    # then a new delivery that would change every mart.
+    with_duplicate = query(warehouse_url, "select count(*) from dwh.fct_registrations")[0][0] + 1
+    query(warehouse_url, "insert into dwh.fct_registrations select * from dwh.fct_registrations limit 1")
+    load_files(rest, url=warehouse_url)
+
+    build = run_dbt_in(target, "build", check=False)
+    assert build.returncode != 0
+    status = run_results(target)
+    assert status["unique_fct_registrations_registration_key"] == "fail"
+    for model in ("registration_attribution", "attribution_credits", "channel_performance"):
+        assert status[model] == "skipped", model
+    # the facts did take the new delivery, the marts did not
+    assert query(warehouse_url, "select count(*) from dwh.fct_registrations")[0][0] > with_duplicate
+    for table, rows in before.items():
+        assert table_contents(warehouse_url, table) == rows, f"{table} changed"
