@@ -1,0 +1,288 @@
+"""growth_etl integrity: it imports cleanly without touching any database, and its task graph is as designed.
+
+The DAG file is loaded the way Airflow loads it (DagBag) in a fresh interpreter whose every way to a
+database is blocked: sockets, SQLite (Airflow's metadata database) and the Postgres drivers. The graph
+is then checked against the dbt manifest it was rendered from.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from growth_analytics import airflow_env, dag, dbt
+from growth_analytics.settings import WarehouseParams
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DAG_FILE = PROJECT_DIR / "dags" / "growth_etl.py"
+
+# Runs in a fresh interpreter: block every road to a database, load the DAG file with a DagBag, and
+# describe the result as JSON.
+PROBE = r"""
+import json, socket, sqlite3, sys, time
+
+attempts = []
+
+def _deny(kind):
+    def deny(*args, **kwargs):
+        attempts.append(f"{kind} {args[1:] if kind == 'socket' else args}")
+        raise OSError(f"{kind}: no database access while parsing a DAG")
+    return deny
+
+socket.socket.connect = _deny("socket")
+socket.socket.connect_ex = _deny("socket")
+sqlite3.connect = _deny("sqlite")
+import psycopg, psycopg2
+psycopg.connect = _deny("psycopg")
+psycopg2.connect = _deny("psycopg2")
+
+import airflow.sdk  # Airflow itself is loaded in a DAG processor before any DAG file
+from airflow.dag_processing.dagbag import DagBag
+
+started = time.perf_counter()
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=True)
+seconds = time.perf_counter() - started
+
+tasks = {}
+for dag in bag.dags.values():
+    for t in dag.tasks:
+        node = (getattr(t, "extra_context", None) or {}).get("dbt_node_config") or {}
+        tasks[t.task_id] = {
+            "upstream": sorted(t.upstream_task_ids),
+            "type": type(t).__name__,
+            "retries": t.retries,
+            "backoff": t.retry_exponential_backoff,
+            "trigger_rule": str(t.trigger_rule.value if hasattr(t.trigger_rule, "value") else t.trigger_rule),
+            "select": getattr(t, "select", None),
+            "exclude": getattr(t, "exclude", None),
+            "indirect_selection": getattr(t, "indirect_selection", None),
+            "vars": getattr(t, "vars", None),
+            "dbt_node": node.get("unique_id"),
+            "outlets": [type(o).__name__ + ":" + getattr(o, "name", "") for o in t.outlets],
+            "sql": getattr(t, "sql", None),
+        }
+info = {
+    "dag_ids": sorted(bag.dags),
+    "import_errors": {str(k): v for k, v in bag.import_errors.items()},
+    "warnings": {str(k): list(v) for k, v in bag.captured_warnings.items()},
+    "attempts": attempts,
+    "seconds": seconds,
+    "tasks": tasks,
+}
+for d in bag.dags.values():
+    info["dag"] = {
+        "schedule": str(d.schedule), "catchup": d.catchup, "max_active_runs": d.max_active_runs,
+    }
+print("PROBE:" + json.dumps(info))
+"""
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    """The manifest the DAG renders from (built as at install time; dbt parse needs no server)."""
+    path = dbt.ensure_manifest(f"postgresql://growth:unused@127.0.0.1:{_closed_port()}/growth")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def parsed(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GROWTH_"))}
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            # A metadata database that cannot exist, a warehouse that is not there, no connection.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/missing/dir/airflow.db",
+            "GROWTH_WAREHOUSE_URL": f"postgresql://growth:x@127.0.0.1:{_closed_port()}/growth",
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        }
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(DAG_FILE)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE:")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:] + proc.stdout[-3000:]
+    return json.loads(lines[-1].removeprefix("PROBE:"))
+
+
+def test_dag_imports_without_errors_warnings_or_database(parsed: dict[str, Any]) -> None:
+    assert parsed["import_errors"] == {}
+    assert parsed["warnings"] == {}
+    assert parsed["attempts"] == [], "parsing the DAG file tried to reach a database"
+    assert parsed["dag_ids"] == ["growth_etl"]
+    assert parsed["dag"] == {"schedule": "@daily", "catchup": False, "max_active_runs": 1}
+    print(f"growth_etl parsed in {parsed['seconds']:.2f} s (Airflow already imported)")
+
+
+def _ancestors(tasks: dict[str, Any], task_id: str) -> set[str]:
+    seen: set[str] = set()
+    stack = list(tasks[task_id]["upstream"])
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(tasks[current]["upstream"])
+    return seen
+
+
+def test_flow_is_schemas_loads_layers_checks_report_docs(parsed: dict[str, Any]) -> None:
+    tasks = parsed["tasks"]
+    up = {task_id: set(task["upstream"]) for task_id, task in tasks.items()}
+    assert up["create_schemas"] == set()
+    for task_id in ("load_sessions", "load_conversions", "elementary_models"):
+        assert up[task_id] == {"create_schemas"}
+    # The two feeds load in parallel.
+    assert "load_sessions" not in _ancestors(tasks, "load_conversions")
+    assert "load_conversions" not in _ancestors(tasks, "load_sessions")
+
+    groups = [f"dbt_{layer.name}" for layer in dag.LAYERS]
+    members = {group: [t for t in tasks if t.startswith(group + ".")] for group in groups}
+    assert all(members.values()), members
+    for group in groups:
+        checks = f"{group}.critical_checks"
+        assert tasks[checks]["type"] == "DbtTestLocalOperator"
+        # Every node of the layer runs before its checks ...
+        nodes = [t for t in members[group] if t != checks]
+        assert set(nodes) <= _ancestors(tasks, checks)
+    # ... and each layer's checks gate every node of the next layer.
+    for before, after in itertools.pairwise(groups):
+        for task_id in members[after]:
+            assert f"{before}.critical_checks" in _ancestors(tasks, task_id), (before, task_id)
+    for task_id in members["dbt_staging"]:
+        assert {"load_sessions", "load_conversions", "elementary_models"} <= _ancestors(tasks, task_id)
+
+    assert up["business_checks.business_tests"] == {f"{groups[-1]}.critical_checks"}
+    assert up["business_checks.source_freshness"] == {"business_checks.business_tests"}
+    assert up["elementary_report"] == {"business_checks.source_freshness"}
+    assert up["dbt_docs"] == {"elementary_report"}
+    # Reports are written whatever happened upstream; run_status then fails the run if anything failed.
+    assert tasks["elementary_report"]["trigger_rule"] == "all_done"
+    assert tasks["dbt_docs"]["trigger_rule"] == "all_done"
+    assert tasks["run_status"]["trigger_rule"] == "one_failed"
+    assert up["run_status"] == set(tasks) - {"run_status"}
+
+
+def test_every_dbt_node_is_one_task_in_dependency_order(
+    parsed: dict[str, Any], manifest: dict[str, Any]
+) -> None:
+    tasks = parsed["tasks"]
+    by_node: dict[str, list[str]] = {}
+    for task_id, task in tasks.items():
+        if task["dbt_node"]:
+            by_node.setdefault(task["dbt_node"], []).append(task_id)
+    project_nodes = {
+        uid: node
+        for uid, node in manifest["nodes"].items()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+        and node["package_name"] == "growth_analytics"
+    }
+    assert set(by_node) == set(project_nodes)
+    assert all(len(ids) == 1 for ids in by_node.values()), by_node
+    for uid, node in project_nodes.items():
+        (task_id,) = by_node[uid]
+        for parent in node["depends_on"].get("nodes", []):
+            if parent in project_nodes:
+                assert by_node[parent][0] in _ancestors(tasks, task_id), f"{parent} must run before {uid}"
+
+
+def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:
+    tasks = parsed["tasks"]
+    for task_id in ("load_sessions", "load_conversions"):
+        assert tasks[task_id]["retries"] >= 1 and tasks[task_id]["backoff"] > 1
+        assert tasks[task_id]["outlets"] == [f"AssetAlias:growth_warehouse.raw.{task_id.split('_', 1)[1]}"]
+    dbt_nodes = [task for task in tasks.values() if task["dbt_node"]]
+    for task in dbt_nodes:
+        assert task["retries"] >= 1 and task["backoff"] > 1
+        # Per-node invocations leave Elementary's artifact upload to elementary_models.
+        assert task["vars"] == {"disable_dbt_artifacts_autoupload": True}
+    checks = [tid for tid in tasks if tid.endswith(".critical_checks")]
+    for task_id in checks:
+        task = tasks[task_id]
+        assert task["retries"] == 0, "a failed data test fails the same way again"
+        assert task["exclude"] == "tag:business"
+        assert task["indirect_selection"] == "buildable"
+        assert task["vars"] == {"disable_dbt_artifacts_autoupload": True}
+    business = tasks["business_checks.business_tests"]
+    assert business["select"] == "tag:business" and business["retries"] == 0
+
+
+def test_create_schemas_covers_raw_and_every_dbt_schema(
+    parsed: dict[str, Any], manifest: dict[str, Any]
+) -> None:
+    statements = " ; ".join(parsed["tasks"]["create_schemas"]["sql"])
+    schemas = {
+        node["schema"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in ("model", "seed", "snapshot")
+        and node["package_name"] == "growth_analytics"
+    }
+    assert {"staging", "dwh", "mart", "snapshots"} <= schemas
+    for schema in {"raw", *schemas}:
+        assert f'create schema if not exists "{schema}"' in statements
+    assert "raw.sessions" in statements and "raw.conversions" in statements
+
+
+def test_feed_files_select_the_landing_files_of_one_feed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (
+        "sessions_2020-06-01.csv",
+        "sessions_2020-06-02.csv.gz",
+        "sessions.csv",
+        "conversions_2020-06-01.csv",
+        "sessions_notes.txt",
+        "README.md",
+    ):
+        (tmp_path / name).write_text("x\n")
+    (tmp_path / "sessions_dir.csv").mkdir()
+    monkeypatch.setenv("GROWTH_LANDING_DIR", str(tmp_path))
+    assert [p.name for p in dag.feed_files("sessions")] == [
+        "sessions.csv",
+        "sessions_2020-06-01.csv",
+        "sessions_2020-06-02.csv.gz",
+    ]
+    assert [p.name for p in dag.feed_files("conversions")] == ["conversions_2020-06-01.csv"]
+    assert dag.feed_files("sessions", tmp_path / "missing") == []
+
+
+def test_airflow_env_builds_the_connection_from_the_warehouse_url(tmp_path: Path) -> None:
+    url = "postgresql://growth:p%40ss%3Aword@127.0.0.1:54321/growth_db"
+    env = airflow_env.airflow_env(url, home=tmp_path)
+    connection = json.loads(env["AIRFLOW_CONN_GROWTH_WAREHOUSE"])
+    params = WarehouseParams.from_url(url)
+    assert connection == {
+        "conn_type": "postgres",
+        "host": "127.0.0.1",
+        "port": 54321,
+        "login": "growth",
+        "password": "p@ss:word",
+        "schema": "growth_db",
+    }
+    assert params.password == connection["password"]
+    assert env["GROWTH_WAREHOUSE_URL"] == url
+    assert env["AIRFLOW_HOME"] == str(tmp_path)
+    assert Path(env["AIRFLOW__CORE__DAGS_FOLDER"]) == DAG_FILE.parent
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'airflow.db'}"
