@@ -435,6 +435,18 @@ def test_chunk_parser_agrees_with_the_line_parser() -> None:
     assert len(expected_rows) == 10  # the cases above mix both outcomes
 
 
+def test_chunk_parser_takes_the_common_shapes_itself() -> None:
+    header = load.parse_header(b"user_id,time_started,is_paid,medium")
+    lines = [
+        b"3070511821624700256,2020-06-26 19:33:21,true,PAID SOCIAL",
+        b"1,2020-02-29T00:00:00,F,A",
+        b"9223372036854775807,2020-06-01 23:59:59Z,0,ORGANIC SEARCH",
+        b"42,2020-06-01 12:00:00-07:30,Yes,DIRECT\r",
+    ]
+    result = load.parse_chunk(b"\n".join(lines) + b"\n", 2, header, load.RowLayout.of(header.feed))
+    assert (result.loaded, result.exact_lines, result.rejects) == (4, 0, [])
+
+
 def _split_binary_rows(data: bytes, layout: load.RowLayout) -> list[bytes]:
     rows, pos = [], 0
     while pos < len(data):

@@ -358,11 +358,7 @@ class RowLayout:
 # ---------------------------------------------------------------------------------------------------
 # The chunk parser: the common shape of a line, a whole chunk of lines at a time
 
-_POW10 = np.array([10**k for k in range(18, -1, -1)], dtype=np.int64)
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-_TS_LOW = np.frombuffer(b"0000-00-00 00:00:00", dtype=np.uint8)
-_TS_HIGH = np.frombuffer(b"9999-99-99T99:99:99", dtype=np.uint8)
-_TS_NOT_T_OR_SPACE = ord("T") - 1  # between ' ' and 'T' only those two pass (checked separately)
 
 
 def _special_bytes(a: np.ndarray) -> np.ndarray:
@@ -381,32 +377,92 @@ def _bool_key(word: bytes) -> int:
 _BOOL_KEYS_TRUE = np.array(sorted(_bool_key(w.encode()) for w, v in BOOL_WORDS.items() if v), np.int64)
 _BOOL_KEYS_FALSE = np.array(sorted(_bool_key(w.encode()) for w, v in BOOL_WORDS.items() if not v), np.int64)
 
+# Fields are read as 24-byte windows viewed as three little-endian 64-bit words, eight bytes at a time
+# ("SWAR"): byte j of a word is the (j+1)-th character of its eight.
+_WINDOW = 24
+_PAD = 32
+_U64 = np.dtype("<u8")
+_ZEROS = np.uint64(0x3030303030303030)
+_LOW_NIBBLES = np.uint64(0x0F0F0F0F0F0F0F0F)
+_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
+_SIXES = np.uint64(0x0606060606060606)
+# _TOP_BYTES[c]: a mask of the c most significant bytes (the last c characters of the eight)
+_TOP_BYTES = np.array([((1 << (8 * c)) - 1) << (64 - 8 * c) for c in range(9)], dtype=np.uint64)
+
+
+def _byte_mask(*positions: int) -> np.uint64:
+    return np.uint64(sum(0xFF << (8 * p) for p in positions))
+
+
+def _word(text: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(text.ljust(8, b"\0"), "little"))
+
+
+def _all_digits(x: np.ndarray) -> np.ndarray:
+    """Every byte of each word is an ASCII digit (bytes above 126 never get here)."""
+    return ((x & _HIGH_NIBBLES) == _ZEROS) & (((x + _SIXES) & _HIGH_NIBBLES) == _ZEROS)
+
+
+def _eight_digits(x: np.ndarray) -> np.ndarray:
+    """The number written by eight ASCII digits (first digit in the lowest byte)."""
+    x = x - _ZEROS
+    x = x * np.uint64(10) + (x >> np.uint64(8))
+    pairs = np.uint64(0x000000FF000000FF)
+    x = (x & pairs) * np.uint64(100 + (1000000 << 32)) + ((x >> np.uint64(16)) & pairs) * np.uint64(
+        1 + (10000 << 32)
+    )
+    return x >> np.uint64(32)
+
 
 @dataclass
 class _Bytes:
-    """A chunk as a byte array, with overlapping fixed-width windows for cheap row gathers."""
+    """A chunk as a byte array, plus overlapping 24-byte windows for reading fields a row at a time."""
 
     a: np.ndarray
-    w19: np.ndarray  # w19[i] = a[i : i + 19]
+    windows: np.ndarray  # windows[i] = the 24 bytes from position i - _PAD of the chunk
 
     @classmethod
     def of(cls, buf: bytes) -> _Bytes:
-        a = np.frombuffer(buf, dtype=np.uint8)
-        padded = np.frombuffer(buf + b"\n" * 24, dtype=np.uint8)  # windows near the end stay in range
-        return cls(a=a, w19=sliding_window_view(padded, 19))
+        padding = b"\n" * _PAD
+        padded = np.frombuffer(padding + buf + padding, dtype=np.uint8)
+        return cls(a=np.frombuffer(buf, dtype=np.uint8), windows=sliding_window_view(padded, _WINDOW))
+
+    def words(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The 24 bytes at each start (may begin up to _PAD bytes before the chunk) as three words."""
+        w = np.ascontiguousarray(self.windows[start + _PAD]).view(_U64)
+        return w[:, 0], w[:, 1], w[:, 2]
 
 
 def _fast_bigint(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unsigned decimal integers of 1-19 digits within the bigint range."""
     length = e - s
     ok = (length >= 1) & (length <= 19)
-    window = b.w19[e - 19]  # the 19 bytes ending at the field's end (negative indexes are masked off)
-    inside = np.arange(19) >= (19 - length)[:, None]
-    digits = np.where(inside, window - np.uint8(48), np.uint8(0))
-    ok &= digits.max(axis=1) <= 9
-    values = digits.astype(np.int64) @ _POW10  # wraps to negative above the bigint range
-    ok &= values >= 0
-    return ok, values
+    words = b.words(e - _WINDOW)  # right-aligned: the field is in the last `length` bytes
+    number = np.zeros(len(s), dtype=np.uint64)
+    for k, word in enumerate(words):
+        inside = _TOP_BYTES[np.clip(length - 16 + 8 * k, 0, 8)]
+        x = (word & inside) | (_ZEROS & ~inside)  # characters before the field read as '0'
+        ok &= _all_digits(x)
+        number = number * np.uint64(10**8) + _eight_digits(x)
+    ok &= number <= np.uint64(INT8_MAX)
+    return ok, number.astype(np.int64)
+
+
+_TS_DIGITS = (_byte_mask(0, 1, 2, 3, 5, 6), _byte_mask(0, 1, 3, 4, 6, 7), _byte_mask(1, 2))
+_TS_SEPARATORS = (_byte_mask(4, 7), _byte_mask(5), _byte_mask(0))
+_TS_SEPARATOR_VALUES = tuple(
+    _word(text) & mask for text, mask in zip((b"    -  -", b"     :", b":"), _TS_SEPARATORS, strict=True)
+)
+
+
+def _days_since_2000(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days from 2000-01-01 of proleptic Gregorian dates (H. Hinnant's days_from_civil)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468 - 10957
 
 
 def _fast_timestamp(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -414,37 +470,34 @@ def _fast_timestamp(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray
     a = b.a
     length = e - s
     ok = (length == 19) | (length == 20) | (length == 25)
-    values = np.zeros(len(s), dtype=np.int64)
-    rows = np.flatnonzero(ok)
-    if not len(rows):
-        return ok, values
-    w = b.w19[s[rows]]
-    fine = ((w >= _TS_LOW) & (w <= _TS_HIGH)).all(axis=1)
-    fine &= (w[:, 10] == ord(" ")) | (w[:, 10] == ord("T"))
-    d = w.astype(np.int32) - 48
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month, day = d[:, 5] * 10 + d[:, 6], d[:, 8] * 10 + d[:, 9]
-    hour, minute, second = d[:, 11] * 10 + d[:, 12], d[:, 14] * 10 + d[:, 15], d[:, 17] * 10 + d[:, 18]
-    fine &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
-    fine &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    words = b.words(s)
+    pairs = []
+    for word, digits, seps, sep_values in zip(
+        words, _TS_DIGITS, _TS_SEPARATORS, _TS_SEPARATOR_VALUES, strict=True
+    ):
+        ok &= _all_digits((word & digits) | (_ZEROS & ~digits)) & ((word & seps) == sep_values)
+        x = word & digits & _LOW_NIBBLES
+        pairs.append(x * np.uint64(10) + (x >> np.uint64(8)))  # byte j: 10 * digit j + digit j+1
+
+    def byte(word: np.ndarray, j: int) -> np.ndarray:
+        return ((word >> np.uint64(8 * j)) & np.uint64(0xFF)).astype(np.int64)
+
+    t_or_space = byte(words[1], 2)
+    ok &= (t_or_space == ord(" ")) | (t_or_space == ord("T"))
+    year = byte(pairs[0], 0) * 100 + byte(pairs[0], 2)
+    month, day = byte(pairs[0], 5), byte(pairs[1], 0)
+    hour, minute, second = byte(pairs[1], 3), byte(pairs[1], 6), byte(pairs[2], 1)
+    ok &= (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
     month = np.clip(month, 1, 12)
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    fine &= day <= _DAYS_IN_MONTH[month] + (leap & (month == 2))
-    year, month, day = year.astype(np.int64), month.astype(np.int64), day.astype(np.int64)
-    # days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil)
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468 - 10957  # -> days since 2000-01-01
-    micros = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000
-    row_len = length[rows]
-    zulu = row_len == 20
-    fine &= ~zulu | (a[np.minimum(s[rows] + 19, len(a) - 1)] == ord("Z"))
-    with_offset = np.flatnonzero(row_len == 25)
+    ok &= day <= _DAYS_IN_MONTH[month] + (leap & (month == 2))
+    micros = (_days_since_2000(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000
+    zulu = length == 20
+    ok &= ~zulu | (byte(words[2], 3) == ord("Z"))
+    with_offset = np.flatnonzero(ok & (length == 25))
     if len(with_offset):
-        z = a[s[rows[with_offset], None] + np.arange(19, 25)].astype(np.int64) - 48
+        z = a[s[with_offset, None] + np.arange(19, 25)].astype(np.int64) - 48
         zone_digits = z[:, [1, 2, 4, 5]]
         zone_ok = (z[:, 0] == ord("+") - 48) | (z[:, 0] == ord("-") - 48)
         zone_ok &= (z[:, 3] == ord(":") - 48) & ((zone_digits >= 0) & (zone_digits <= 9)).all(axis=1)
@@ -452,16 +505,14 @@ def _fast_timestamp(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray
         zone_ok &= (hours <= 23) & (minutes <= 59)
         offset = (hours * 60 + minutes) * 60_000_000
         micros[with_offset] -= np.where(z[:, 0] == ord("+") - 48, offset, -offset)
-        fine[with_offset] &= zone_ok
-    ok[rows] = fine
-    values[rows] = micros
-    return ok, values
+        ok[with_offset] &= zone_ok
+    return ok, micros
 
 
 def _fast_boolean(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     length = e - s
     ok = (length >= 1) & (length <= 5)
-    w = (b.w19[s][:, :5] | np.uint8(0x20)).astype(np.int64)  # lower case (digits are unchanged)
+    w = (b.windows[s + _PAD][:, :5] | np.uint8(0x20)).astype(np.int64)  # lower case (digits unchanged)
     w = np.where(np.arange(5) < length[:, None], w, 0)
     keys = (length << 40) | w[:, 0] | (w[:, 1] << 8) | (w[:, 2] << 16) | (w[:, 3] << 24) | (w[:, 4] << 32)
     true = np.isin(keys, _BOOL_KEYS_TRUE)
@@ -471,7 +522,7 @@ def _fast_boolean(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, 
 
 def _fast_text(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, None]:
     # Non-empty and not starting with a space: an all-blank value is left to the exact parser.
-    ok = (e > s) & (b.w19[s][:, 0] != ord(" "))
+    ok = (e > s) & (b.a[np.minimum(s, len(b.a) - 1)] != ord(" "))
     return ok, None
 
 
@@ -483,6 +534,8 @@ class ChunkResult:
     rows: list[bytes]  # COPY binary data (several blocks)
     loaded: int
     rejects: list[tuple[int, bytes, str]]  # (line number, raw line, reason)
+    lines: int = 0  # lines in the chunk
+    exact_lines: int = 0  # lines that went through the line-by-line parser
 
 
 def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) -> ChunkResult:
@@ -575,7 +628,7 @@ def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) 
         loaded += 1
     if slow_rows:
         blocks.append(b"".join(slow_rows))
-    return ChunkResult(rows=blocks, loaded=loaded, rejects=rejects)
+    return ChunkResult(rows=blocks, loaded=loaded, rejects=rejects, lines=n, exact_lines=int(exact.sum()))
 
 
 def _pack_fixed(
@@ -824,7 +877,7 @@ def _copy_rows(
                     writer.write(block)
                 for reject in result.rejects:
                     rejects.add(*reject)
-                lines = chunk.count(b"\n")
+                lines = result.lines
                 rows_read += lines
                 rows_loaded += result.loaded
                 line_number += lines
