@@ -487,10 +487,14 @@ def test_killed_loader_leaves_nothing_and_reload_is_exact(warehouse_url: str, tm
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
             # The server notices the closed connection and rolls the load back.
-            while conn.execute(
-                "select count(*) from pg_stat_activity"
-                " where datname = current_database() and pid <> pg_backend_pid()"
-            ).fetchone()[0]:
+            deadline = time.monotonic() + 30
+            while (
+                time.monotonic() < deadline
+                and conn.execute(
+                    "select count(*) from pg_stat_activity"
+                    " where datname = current_database() and pid <> pg_backend_pid()"
+                ).fetchone()[0]
+            ):
                 time.sleep(0.05)
     finally:
         if proc.poll() is None:
