@@ -18,6 +18,19 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 _db_counter = itertools.count(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Local state (dbt's core project and target, Airflow home) of this test run, apart from the user's."""
+    state = tmp_path_factory.mktemp("state")
+    previous = os.environ.get("GROWTH_STATE_DIR")
+    os.environ["GROWTH_STATE_DIR"] = str(state)
+    yield state
+    if previous is None:
+        os.environ.pop("GROWTH_STATE_DIR", None)
+    else:
+        os.environ["GROWTH_STATE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     """A real PostgreSQL server for this test session, stopped at the end."""

@@ -1,10 +1,11 @@
 """Where things live and which warehouse to talk to.
 
-Everything is derived from two environment variables so that the loader, dbt and Airflow agree:
+Everything is derived from a few environment variables so that the loader, dbt and Airflow agree:
 
 - ``GROWTH_WAREHOUSE_URL``: a ``postgresql://`` URL. When unset, the embedded Postgres under
   ``<project>/.growth/postgres`` is used (see :mod:`growth_analytics.db`).
 - ``GROWTH_PROJECT_DIR``: the repository root (defaults to the checkout this package was installed from).
+- ``GROWTH_STATE_DIR``: where local state lives (default ``<project>/.growth``).
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ def project_dir() -> Path:
 
 
 def state_dir() -> Path:
-    """Git-ignored folder for local state: embedded Postgres, Airflow home, reports."""
-    return project_dir() / ".growth"
+    """Folder for local state: embedded Postgres, Airflow home, dbt's core project.
+
+    ``GROWTH_STATE_DIR`` moves it (tests and the benchmark keep theirs apart); default ``.growth/``.
+    """
+    configured = os.environ.get("GROWTH_STATE_DIR")
+    return Path(configured).resolve() if configured else project_dir() / ".growth"
 
 
 def dbt_project_dir() -> Path:
