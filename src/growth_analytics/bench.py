@@ -1,0 +1,300 @@
+"""``growth bench``: measure the loader, dbt and the DAG at scale (default 10M sessions).
+
+The benchmark runs on its own embedded Postgres under the results folder (same server settings as the
+project's embedded warehouse), so it never touches the user's data and starts from the same state each time.
+Every figure is printed as it is measured and saved as JSON and as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from growth_analytics.settings import WAREHOUSE_URL_ENV, project_dir
+
+# Targets of the benchmark issue, for the verdict column of the table.
+TARGETS = {
+    "loader_ratio_to_floor": (">=", 0.9),
+    "loader_peak_rss_mb": ("<=", 300.0),
+    "dbt_build_full_seconds": ("<=", 60.0),
+    "dbt_incremental_seconds": ("<=", 10.0),
+    "airflow_overhead_pct": ("<=", 25.0),
+}
+
+
+@dataclass
+class Measured:
+    """A child process's wall time and peak resident memory."""
+
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+    output: str = ""
+
+
+def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
+    """Run ``cmd`` and report its wall time and its own peak RSS (from wait4's rusage)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, output)
+
+
+@dataclass
+class BenchReport:
+    sessions: int
+    machine: dict[str, Any] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+    slowest_nodes: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def record(self, name: str, value: Any, unit: str = "") -> None:
+        self.figures[name] = value
+        shown = (
+            f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        )
+        print(f"  {name:<34} {shown} {unit}".rstrip(), flush=True)
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"# growth bench — {self.sessions:,} sessions",
+            "",
+            f"Machine: {self.machine.get('description', '')}",
+            "",
+            "| figure | value | target | verdict |",
+            "|---|---:|---|---|",
+        ]
+        for name, value in self.figures.items():
+            target = TARGETS.get(name)
+            verdict, target_text = "", ""
+            if target and isinstance(value, int | float):
+                op, bound = target
+                target_text = f"{op} {bound:g}"
+                verdict = "met" if (value >= bound if op == ">=" else value <= bound) else "missed"
+            shown = (
+                f"{value:,.2f}"
+                if isinstance(value, float)
+                else f"{value:,}"
+                if isinstance(value, int)
+                else value
+            )
+            lines.append(f"| {name} | {shown} | {target_text} | {verdict} |")
+        if self.slowest_nodes:
+            lines += ["", "Slowest dbt nodes of the full build:", "", "| node | seconds |", "|---|---:|"]
+            lines += [f"| {n['unique_id']} | {n['seconds']:.2f} |" for n in self.slowest_nodes]
+        if self.errors:
+            lines += ["", "Errors:", ""] + [f"- {e}" for e in self.errors]
+        return "\n".join(lines) + "\n"
+
+
+def describe_machine() -> dict[str, Any]:
+    import psutil
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = os.cpu_count() or 0
+    memory_gib = psutil.virtual_memory().total / 2**30
+    return {
+        "cpu": cpu,
+        "cores": cores,
+        "memory_gib": round(memory_gib, 1),
+        "python": platform.python_version(),
+        "description": f"{cores} cores ({cpu}), {memory_gib:.0f} GiB RAM, Python {platform.python_version()}",
+    }
+
+
+def growth_command() -> list[str]:
+    return [sys.executable, "-m", "growth_analytics.cli"]
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    out = (args.out or project_dir() / "results").resolve()
+    report = run_benchmark(args.sessions, out)
+    return 1 if report.errors else 0
+
+
+def run_benchmark(sessions: int, out: Path) -> BenchReport:
+    """Generate, floor COPY, loader, full and incremental dbt build, the DAG against the same steps direct."""
+    from growth_analytics.db import EmbeddedPostgres
+
+    report = BenchReport(sessions, machine=describe_machine())
+    print(f"growth bench: {sessions:,} sessions on {report.machine['description']}", flush=True)
+    work = out / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    server = EmbeddedPostgres(out / "postgres")  # the benchmark's own server, never the user's warehouse
+    server.up()
+    try:
+        _bench_steps(report, sessions, work, server)
+    except Exception as exc:  # keep what was measured so far
+        report.errors.append(f"{type(exc).__name__}: {exc}")
+        print(f"growth bench: {report.errors[-1]}", file=sys.stderr)
+    finally:
+        server.down()
+    json_path, md_path = save(report, out)
+    print(f"growth bench: saved {json_path} and {md_path}")
+    return report
+
+
+def _fresh_database(server: Any, name: str) -> str:
+    """Drop and create database ``name`` owned by the project role; its URL."""
+    import psycopg
+    from psycopg import sql
+
+    from growth_analytics.db import APP_ROLE
+
+    port = server.running_port()
+    with psycopg.connect(server.superuser_url(port), autocommit=True) as admin:
+        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
+        )
+    return server.url(port).rsplit("/", 1)[0] + f"/{name}"
+
+
+def _timed_dbt(args: list[str], url: str) -> float:
+    from growth_analytics.dbt import run_dbt
+
+    started = time.perf_counter()
+    proc = run_dbt(args, url=url, check=False, capture=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+        raise RuntimeError(f"dbt {' '.join(args)} failed:\n{tail}")
+    return seconds
+
+
+def _slowest_nodes(limit: int = 12) -> list[dict[str, Any]]:
+    from growth_analytics.dbt import active_project_dir
+
+    results = json.loads((active_project_dir() / "target" / "run_results.json").read_text())
+    nodes = [{"unique_id": r["unique_id"], "seconds": float(r["execution_time"])} for r in results["results"]]
+    return sorted(nodes, key=lambda n: n["seconds"], reverse=True)[:limit]
+
+
+def _loaded_rows(results: list[Any]) -> int:
+    return sum(r.rows_loaded or 0 for r in results)
+
+
+def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) -> None:
+    from datetime import date
+
+    from growth_analytics import airflow_env, generate, load
+
+    env = dict(os.environ)
+    base = work / "base"
+    print("generator ...", flush=True)
+    measured = run_measured(
+        [*growth_command(), "generate", "--out", str(base), "--sessions", str(sessions)], env
+    )
+    if measured.returncode != 0:
+        raise RuntimeError(f"growth generate failed: {measured.output.strip()[-500:]}")
+    report.record("generator_seconds", measured.seconds, "s")
+    report.record("generator_peak_rss_mb", measured.peak_rss_mb, "MB")
+    sessions_csv, conversions_csv = base / "sessions.csv", base / "conversions.csv"
+
+    url = _fresh_database(server, "bench_direct")
+    env[WAREHOUSE_URL_ENV] = url
+    print("floor: bare single-stream COPY into an untyped table ...", flush=True)
+    floor_seconds = load.bare_copy(sessions_csv, url)
+    rows = sessions
+    report.record("floor_session_rows_per_s", round(rows / floor_seconds), "rows/s")
+
+    print("loader ...", flush=True)
+    measured = run_measured(
+        [*growth_command(), "load", "--json", str(sessions_csv), str(conversions_csv)], env
+    )
+    if measured.returncode != 0:
+        raise RuntimeError(f"growth load failed: {measured.output.strip()[-500:]}")
+    per_file = [json.loads(line) for line in measured.output.splitlines() if line.startswith("{")]
+    session_file = next(f for f in per_file if f.get("feed") == "sessions")
+    loader_rate = session_file["rows_read"] / session_file["seconds"]
+    report.record("loader_session_rows_per_s", round(loader_rate), "rows/s")
+    report.record("loader_ratio_to_floor", loader_rate / report.figures["floor_session_rows_per_s"])
+    report.record("loader_command_seconds", measured.seconds, "s (both files, incl. ANALYZE)")
+    report.record("loader_peak_rss_mb", measured.peak_rss_mb, "MB")
+
+    print("dbt build, full ...", flush=True)
+    airflow_env.prepare_manifest(url)
+    report.record("dbt_build_full_seconds", _timed_dbt(["build", "--full-refresh"], url), "s")
+    report.slowest_nodes = _slowest_nodes()
+
+    print("one more day (~1% new rows) ...", flush=True)
+    day_dir = work / "day1"
+    generate.generate_day(day_dir, date(2020, 7, 1), sessions=max(1, sessions // 100), base_sessions=sessions)
+    started = time.perf_counter()
+    day_results = load.load_files([day_dir], url)
+    report.record("incremental_load_seconds", time.perf_counter() - started, "s")
+    report.record("incremental_rows_loaded", _loaded_rows(day_results))
+    report.record("dbt_incremental_seconds", _timed_dbt(["build"], url), "s")
+
+    print("growth_etl in Airflow (airflow dags test), fresh database ...", flush=True)
+    dag_url = _fresh_database(server, "bench_dag")
+    home = work / "airflow"
+    airflow_env.prepare_manifest(dag_url)
+    airflow_env.migrate(dag_url, home)
+    started = time.perf_counter()
+    proc = airflow_env.run_airflow(
+        ["dags", "test", airflow_env.DAG_ID],
+        dag_url,
+        home,
+        check=False,
+        extra_env={"GROWTH_LANDING_DIR": str(base)},
+        capture_output=True,
+    )
+    dag_seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"growth_etl failed: {(proc.stdout + proc.stderr).strip()[-800:]}")
+    report.record("dag_run_seconds", dag_seconds, "s")
+
+    print("the same steps directly, fresh database ...", flush=True)
+    direct_url = _fresh_database(server, "bench_steps")
+    airflow_env.prepare_manifest(direct_url)
+    started = time.perf_counter()
+    load.load_files([base], direct_url)
+    for args in (["build"], ["source", "freshness"], ["docs", "generate"]):
+        _timed_dbt(args, direct_url)
+    direct_seconds = time.perf_counter() - started
+    report.record("direct_steps_seconds", direct_seconds, "s")
+    report.record("airflow_overhead_pct", (dag_seconds - direct_seconds) / direct_seconds * 100, "%")
+
+
+def save(report: BenchReport, out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {
+        "sessions": report.sessions,
+        "machine": report.machine,
+        "figures": report.figures,
+        "slowest_nodes": report.slowest_nodes,
+        "errors": report.errors,
+        "finished_at": stamp,
+    }
+    json_path = out / f"bench-{report.sessions}-{stamp}.json"
+    md_path = json_path.with_suffix(".md")
+    json_path.write_text(json.dumps(payload, indent=2))
+    md_path.write_text(report.to_markdown())
+    shutil.copyfile(md_path, out / "latest.md")
+    return json_path, md_path
