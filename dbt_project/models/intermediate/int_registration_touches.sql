@@ -8,7 +8,6 @@ select
     r.registration_key,
     r.user_id,
     r.registration_time,
-    s.session_key,
     s.time_started,
     s.medium,
     s.is_paid,

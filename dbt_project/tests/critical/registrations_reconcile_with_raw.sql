@@ -1,6 +1,7 @@
 {{ config(severity='error', tags=['critical']) }}
--- Staging keeps exactly one row per distinct registration of raw.conversions: raw rows minus duplicates.
-with raw_counts as (
+-- The staged registrations, as stored in fct_registrations, are raw.conversions minus its exact duplicates:
+-- one row per distinct (user_id, registration_time), none lost and none doubled.
+with raw_rows as (
     select count(*) as raw_rows
     from {{ source('raw', 'conversions') }}
 ),
@@ -11,9 +12,10 @@ distinct_registrations as (
 ),
 
 staged as (
-    select count(*) as staged_rows from {{ ref('stg_conversions') }}
+    -- depends on stg_conversions through fct_registrations: {{ ref('stg_conversions') }}
+    select count(*) as staged_rows from {{ ref('fct_registrations') }}
 )
 
-select raw_rows, distinct_rows, staged_rows, raw_rows - distinct_rows as duplicate_rows
-from raw_counts cross join distinct_registrations cross join staged
+select raw_rows, distinct_rows, raw_rows - distinct_rows as duplicate_rows, staged_rows
+from raw_rows cross join distinct_registrations cross join staged
 where staged_rows <> distinct_rows

@@ -28,29 +28,17 @@ changed_users as (
 ),
 {% endif %}
 
-sessions as (
-    select s.user_id, s.time_started, s.medium, s.is_paid
-    from {{ ref('fct_sessions') }} as s
-    {% if is_incremental() %}
-    where s.user_id in (select user_id from changed_users)
-    {% endif %}
-),
-
 session_summary as (
     select
         user_id,
         min(time_started) as first_session_at,
         max(time_started) as last_session_at,
         count(*) as session_count
-    from sessions
+    from {{ ref('fct_sessions') }}
+    {% if is_incremental() %}
+    where user_id in (select user_id from changed_users)
+    {% endif %}
     group by user_id
-),
-
-first_sessions as (
-    -- first session in the attribution order: time_started, medium, is_paid (false first)
-    select distinct on (user_id) user_id, medium as first_medium
-    from sessions
-    order by user_id, time_started, medium, is_paid
 ),
 
 registration_summary as (
@@ -70,11 +58,9 @@ select
     s.first_session_at,
     s.last_session_at,
     coalesce(s.session_count, 0) as session_count,
-    f.first_medium,
     r.first_registration_at,
     coalesce(r.registration_count, 0) as registration_count,
     r.user_id is not null as is_registered,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
 from session_summary as s
 full join registration_summary as r on r.user_id = s.user_id
-left join first_sessions as f on f.user_id = s.user_id

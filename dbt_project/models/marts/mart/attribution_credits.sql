@@ -39,8 +39,9 @@ touches as (
         t.medium as channel,
         row_number() over touch_order as position,
         count(*) over per_registration as n,
-        power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }})
-            as decay_weight
+        power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}) as weight,
+        sum(power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}))
+            over per_registration as total_weight
     from {{ ref('int_registration_touches') }} as t
     where t.is_in_lookback
       and t.registration_key in (select registration_key from registrations)
@@ -49,38 +50,39 @@ touches as (
         touch_order as (partition by t.registration_key order by t.time_started, t.medium, t.is_paid)
 ),
 
-touch_credits as (
+channel_credits as (
+    -- all five models in one pass: per registration and channel, the sum over its touches
     select
         registration_key,
         channel,
-        case when position = 1 then 1.0 else 0.0 end::double precision as first_touch,
-        case when position = n then 1.0 else 0.0 end::double precision as last_touch,
-        1.0::double precision / n as linear,
-        decay_weight / sum(decay_weight) over (partition by registration_key) as time_decay,
-        case
-            when n = 1 then 1.0
-            when n = 2 then 0.5
-            when position = 1 or position = n then 0.4
-            else 0.2 / (n - 2)
-        end::double precision as position_based
+        sum(case when position = 1 then 1.0 else 0.0 end)::double precision as first_touch,
+        sum(case when position = n then 1.0 else 0.0 end)::double precision as last_touch,
+        sum(1.0::double precision / n) as linear,
+        sum(weight / total_weight) as time_decay,
+        sum(
+            case
+                when n = 1 then 1.0
+                when n = 2 then 0.5
+                when position = 1 or position = n then 0.4
+                else 0.2 / (n - 2)
+            end
+        )::double precision as position_based
     from touches
+    group by registration_key, channel
 ),
 
 multi_touch as (
-    select registration_key, 'first_touch' as model, channel, sum(first_touch) as credit
-    from touch_credits where first_touch > 0 group by 1, 2, 3
-    union all
-    select registration_key, 'last_touch', channel, sum(last_touch)
-    from touch_credits where last_touch > 0 group by 1, 2, 3
-    union all
-    select registration_key, 'linear', channel, sum(linear)
-    from touch_credits group by 1, 2, 3
-    union all
-    select registration_key, 'time_decay', channel, sum(time_decay)
-    from touch_credits group by 1, 2, 3
-    union all
-    select registration_key, 'position_based', channel, sum(position_based)
-    from touch_credits group by 1, 2, 3
+    select c.registration_key, m.model, c.channel, m.credit
+    from channel_credits as c
+    cross join lateral (
+        values
+            ('first_touch', c.first_touch),
+            ('last_touch', c.last_touch),
+            ('linear', c.linear),
+            ('time_decay', c.time_decay),
+            ('position_based', c.position_based)
+    ) as m (model, credit)
+    where m.credit > 0
 ),
 
 without_touch as (

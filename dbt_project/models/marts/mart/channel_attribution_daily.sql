@@ -1,4 +1,4 @@
-{{ config(tags=['attribution'], indexes=[{'columns': ['registration_date']}]) }}
+{{ config(tags=['attribution']) }}
 {# Registrations per day, model and channel: the sum of the credits (fractional for multi-touch). #}
 select
     registration_date,

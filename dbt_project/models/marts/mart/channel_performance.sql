@@ -49,18 +49,26 @@ medium_channel as (
     order by m.channel, (r.medium is null), r.priority
 ),
 
-sessions as (
+user_days as (
+    -- sessions per user, day and channel first: two hash aggregations instead of a sort for
+    -- count(distinct user_id)
     select
         s.session_date as activity_date,
         coalesce(mc.channel, (select label from rules where medium is null order by priority limit 1))
             as channel,
-        count(*) as sessions,
-        count(distinct s.user_id) as users
+        s.user_id,
+        count(*) as sessions
     from {{ ref('fct_sessions') }} as s
     left join medium_channel as mc on mc.medium = s.medium
     {% if is_incremental() %}
     where s.session_date in (select activity_date from changed_days)
     {% endif %}
+    group by 1, 2, 3
+),
+
+sessions as (
+    select activity_date, channel, sum(sessions)::bigint as sessions, count(*) as users
+    from user_days
     group by 1, 2
 ),
 
