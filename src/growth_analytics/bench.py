@@ -140,6 +140,8 @@ def run_benchmark(sessions: int, out: Path) -> BenchReport:
     from growth_analytics.db import EmbeddedPostgres
 
     report = BenchReport(sessions, machine=describe_machine())
+    # dbt's core project and target, and Airflow's home, of the benchmark: apart from the user's.
+    os.environ["GROWTH_STATE_DIR"] = str(out / "state")
     print(f"growth bench: {sessions:,} sessions on {report.machine['description']}", flush=True)
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
