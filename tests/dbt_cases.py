@@ -161,7 +161,7 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 # Columns that record when a row was computed (incremental watermarks), not what it says.
-BOOKKEEPING_COLUMNS = ("_sessions_load_id", "_registrations_load_id")
+BOOKKEEPING_COLUMNS = ("_sessions_load_id", "_registrations_load_id", "_invocation_id")
 
 
 def table_contents(url: str, table: str) -> list[tuple[Any, ...]]:

@@ -1,5 +1,6 @@
 {{ config(severity='warn', store_failures=true, tags=['business']) }}
--- Registrations of users who never had a session (attributed UNATTRIBUTED).
+-- Registrations of users who never had a session (attributed UNATTRIBUTED); those of the loads under test.
 select r.registration_key, r.user_id, r.registration_time
 from {{ ref('fct_registrations') }} as r
-where not exists (select 1 from {{ ref('fct_sessions') }} as s where s.user_id = r.user_id)
+where {{ loads_under_test('r._load_id') }}
+  and not exists (select 1 from {{ ref('fct_sessions') }} as s where s.user_id = r.user_id)

@@ -1,14 +1,30 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='channel',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="delete from {{ this }} where _invocation_id <> '{{ invocation_id }}'",
+    )
+}}
 {#
   Every channel value the facts and marts use: mediums (the channel of a session and of a multi-touch
   credit), labels of the rule-based attribution (seed attribution_rules) and the unattributed channel.
   A value can be both a medium and a label (DIRECT). Mediums come from the channel_mapping seed plus any
   medium seen in the data but missing from the seed (is_known_medium = false, reported by a business test),
-  so that facts always find their channel.
+  so that facts always find their channel. Every run rewrites every row (the seeds may have changed; rows
+  of another run are removed afterwards), but only the sessions of new loads are searched for mediums.
 #}
 with
 
 seen_mediums as (
-    select distinct medium from {{ ref('fct_sessions') }}
+    select distinct medium
+    from {{ ref('fct_sessions') }}
+    {% if is_incremental() %}
+    where _load_id > {{ max_value(this, '_sessions_load_id') }}
+    union
+    select channel from {{ this }} where has_sessions
+    {% endif %}
 ),
 
 mediums as (
@@ -50,9 +66,13 @@ select
         end
     ) as channel_group,
     coalesce(own.is_paid_channel, rule_medium.is_paid_channel) as is_paid_channel,
-    md.is_known_medium
+    md.is_known_medium,
+    sm.medium is not null as has_sessions,
+    '{{ invocation_id }}' as _invocation_id,
+    {{ max_value(ref('fct_sessions'), '_load_id') }}::bigint as _sessions_load_id
 from channels as c
 left join mediums as md on md.channel = c.channel
 left join rules as r on r.label = c.channel
+left join seen_mediums as sm on sm.medium = c.channel
 left join {{ ref('channel_mapping') }} as own on own.medium = c.channel
 left join {{ ref('channel_mapping') }} as rule_medium on rule_medium.medium = r.medium

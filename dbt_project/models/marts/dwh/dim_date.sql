@@ -1,11 +1,17 @@
-{# A calendar covering every session and registration date (UTC days). #}
+{#
+  A calendar covering every session and registration date (UTC days). The bounds come from the index on
+  fct_sessions (session_date): two index probes instead of a scan of every session.
+#}
 with bounds as (
     select min(d) as first_day, max(d) as last_day
     from (
-        select min(session_date) as d from {{ ref('fct_sessions') }}
-        union all select max(session_date) from {{ ref('fct_sessions') }}
-        union all select min(registration_date) from {{ ref('fct_registrations') }}
-        union all select max(registration_date) from {{ ref('fct_registrations') }}
+        (select session_date as d from {{ ref('fct_sessions') }} order by session_date limit 1)
+        union all
+        (select session_date from {{ ref('fct_sessions') }} order by session_date desc limit 1)
+        union all
+        select min(registration_date) from {{ ref('fct_registrations') }}
+        union all
+        select max(registration_date) from {{ ref('fct_registrations') }}
     ) as d
 ),
 

@@ -8,6 +8,7 @@
         indexes=[
             {'columns': ['user_id', 'time_started', 'medium', 'is_paid'], 'unique': True},
             {'columns': ['_load_id']},
+            {'columns': ['session_date']},
         ],
     )
 }}
