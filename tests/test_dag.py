@@ -101,7 +101,9 @@ def manifest() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def parsed(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     home = tmp_path_factory.mktemp("airflow_home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GROWTH_"))}
+    # Where the manifest is (the state folder) stays; every other Airflow or warehouse setting goes.
+    keep = ("GROWTH_STATE_DIR", "GROWTH_PROJECT_DIR")
+    env = {k: v for k, v in os.environ.items() if k in keep or not k.startswith(("AIRFLOW", "GROWTH_"))}
     env.update(
         {
             "AIRFLOW_HOME": str(home),

@@ -92,6 +92,8 @@ def airflow_env(url: str, home: Path | None = None) -> dict[str, str]:
         "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        # Namespace of the lineage Cosmos derives (it asks for it on every parse).
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "growth_analytics",
         "DO_NOT_TRACK": "1",
     }
 

@@ -302,14 +302,14 @@ def dbt_docs() -> str:
 
 
 def fail_if_anything_failed() -> None:
+    """Runs only when a task failed (trigger rule one_failed): fail the DAG run and name the failed tasks."""
     context = get_current_context()
-    dag_run = context["dag_run"]
+    ti = context["ti"]
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
     failed = sorted(
-        ti.task_id
-        for ti in dag_run.get_task_instances(state=["failed", "upstream_failed"])
-        if ti.task_id != context["task"].task_id
+        task_id for task_id, state in states.items() if state == "failed" and task_id != ti.task_id
     )
-    raise AirflowFailException(f"growth_etl failed: {', '.join(failed) or 'see the failed tasks'}")
+    raise AirflowFailException(f"growth_etl failed in: {', '.join(failed) or 'an upstream task'}")
 
 
 # -- the DAG ---------------------------------------------------------------------------------------------
