@@ -1,29 +1,34 @@
 {{ config(severity='error', tags=['critical']) }}
 -- For every registration and every attribution model the credits sum to 1 (floating point tolerance),
 -- and no credit is outside (0, 1]. Registrations: new or recomputed since var('tests_from_load_id') (0: all).
-with models (model) as (
-    values ('rule_based'), ('first_touch'), ('last_touch'), ('linear'), ('time_decay'), ('position_based')
-),
-
-sums as (
+-- One aggregation per registration (all six models side by side), not one per registration and model.
+{% set models = ['rule_based', 'first_touch', 'last_touch', 'linear', 'time_decay', 'position_based'] %}
+with per_registration as (
     select
         registration_key,
-        model,
-        sum(credit) as total_credit,
+        {% for model in models %}
+        coalesce(sum(credit) filter (where model = '{{ model }}'), 0) as {{ model }},
+        {% endfor %}
         min(credit) as min_credit,
         max(credit) as max_credit
     from {{ ref('attribution_credits') }}
     where {{ recomputed_under_test() }}
-    group by registration_key, model
+    group by registration_key
+),
+
+under_test as (
+    select r.registration_key
+    from {{ ref('fct_registrations') }} as r
+    join {{ ref('registration_attribution') }} as a on a.registration_key = r.registration_key
+    where {{ loads_under_test('r._load_id') }} or {{ recomputed_under_test('a.') }}
 )
 
-select r.registration_key, m.model, s.total_credit, s.min_credit, s.max_credit
-from {{ ref('fct_registrations') }} as r
-cross join models as m
-join {{ ref('registration_attribution') }} as a on a.registration_key = r.registration_key
-left join sums as s on s.registration_key = r.registration_key and s.model = m.model
-where ({{ loads_under_test('r._load_id') }} or {{ recomputed_under_test('a.') }})
-  and (s.total_credit is null
-   or abs(s.total_credit - 1.0) > 1e-9
-   or s.min_credit <= 0
-   or s.max_credit > 1.0 + 1e-9)
+select u.registration_key, p.*
+from under_test as u
+left join per_registration as p on p.registration_key = u.registration_key
+where p.registration_key is null
+   {% for model in models %}
+   or abs(p.{{ model }} - 1.0) > 1e-9
+   {% endfor %}
+   or p.min_credit <= 0
+   or p.max_credit > 1.0 + 1e-9
