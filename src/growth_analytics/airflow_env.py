@@ -162,6 +162,9 @@ def run_airflow(
     """Run ``airflow ARGS`` with the project's environment."""
     env = full_env(url, home)
     env.update(extra_env or {})
+    # `airflow standalone` starts its components as `airflow ...` from PATH: the same installation.
+    bin_dir = str(Path(airflow_executable()).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     return subprocess.run([airflow_executable(), *args], env=env, check=check, text=True, **kwargs)
 
