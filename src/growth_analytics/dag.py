@@ -292,9 +292,16 @@ def dbt_docs() -> str:
     """``dbt docs generate``; the static site is copied to reports/dbt_docs/ (index.html)."""
     url = warehouse_url_from_connection()
     target = settings.state_dir() / "dbt_docs_target"
-    dbt.run_dbt(["docs", "generate", "--target-path", str(target)], url=url)
+    generate = ["docs", "generate", "--target-path", str(target)]
+    if dbt.run_dbt(generate, url=url, check=False).returncode != 0:
+        # Compiling needs every model to compile against the warehouse as it is; after a failed run
+        # that may not hold, and the docs (lineage, descriptions, catalog) are still worth having.
+        log.warning("dbt docs generate failed while compiling (output above): generating without compiling")
+        dbt.run_dbt([*generate, "--no-compile"], url=url)
     out = settings.reports_dir() / DOCS_DIR_NAME
     out.mkdir(parents=True, exist_ok=True)
+    if not (target / "manifest.json").exists():  # --no-compile writes none: the parsed one serves
+        shutil.copy2(dbt.manifest_path(), target / "manifest.json")
     for name in ("index.html", "manifest.json", "catalog.json"):
         shutil.copy2(target / name, out / name)
     log.info("dbt docs: %s (serve with `dbt docs serve --target-path %s`)", out / "index.html", target)
