@@ -84,9 +84,16 @@ def test_warehouse_url_matches_the_airflow_connection(compose: dict[str, Any]) -
     # ... and both point at the warehouse service, whose own settings agree.
     assert url.host == "warehouse" and url.host in services
     warehouse_env = service_env(services["warehouse"])
-    assert warehouse_env["POSTGRES_USER"] == url.user
-    assert warehouse_env["POSTGRES_PASSWORD"] == url.password
-    assert warehouse_env["POSTGRES_DB"] == url.dbname
+    assert warehouse_env["GROWTH_WAREHOUSE_PASSWORD"] == url.password
+    # The project's role is not the container's superuser: the init script creates it and its database.
+    assert warehouse_env["POSTGRES_USER"] != url.user
+    mounts = dict(str(v).split(":")[:2] for v in services["warehouse"]["volumes"])
+    init_dir = PROJECT_DIR / next(src for src, dst in mounts.items() if dst == "/docker-entrypoint-initdb.d")
+    init_sql = "\n".join(p.read_text() for p in sorted(init_dir.iterdir())).lower()
+    assert f"create role {url.user} login password" in init_sql
+    assert f"create database {url.dbname} owner {url.user}" in init_sql
+    role_statement = re.search(rf"create role {url.user}\b[^;]*;", init_sql)
+    assert role_statement and "superuser" not in role_statement.group(0)
 
 
 def test_warehouse_is_published_on_port_5438(compose: dict[str, Any]) -> None:
