@@ -7,6 +7,7 @@ imported lazily so that ``growth db url`` stays instant.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from datetime import date
@@ -56,40 +57,13 @@ def _external_url() -> bool:
     return bool(os.environ.get(WAREHOUSE_URL_ENV))
 
 
-def _cmd_generate(args: argparse.Namespace) -> int:
-    from growth_analytics import generate
+def _delegate(module: str):
+    """A subcommand handled by ``growth_analytics.<module>.run_cli``, imported only when it runs."""
 
-    return generate.run_cli(args)
+    def run(args: argparse.Namespace) -> int:
+        return importlib.import_module(f"growth_analytics.{module}").run_cli(args)
 
-
-def _cmd_load(args: argparse.Namespace) -> int:
-    from growth_analytics import load
-
-    return load.run_cli(args)
-
-
-def _cmd_dbt(args: argparse.Namespace) -> int:
-    from growth_analytics import dbt
-
-    return dbt.run_cli(args)
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from growth_analytics import pipeline
-
-    return pipeline.run_cli(args)
-
-
-def _cmd_airflow(args: argparse.Namespace) -> int:
-    from growth_analytics import airflow_env
-
-    return airflow_env.run_cli(args)
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from growth_analytics import bench
-
-    return bench.run_cli(args)
+    return run
 
 
 def _iso_date(text: str) -> date:
@@ -136,33 +110,33 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --day: --sessions of the run the day extends (returning users come from it)",
     )
-    gen.set_defaults(func=_cmd_generate)
+    gen.set_defaults(func=_delegate("generate"))
 
     load = sub.add_parser("load", help="load CSV files (or folders of them) into raw.* exactly once")
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     load.add_argument("--json", action="store_true", help="print one JSON object per file")
-    load.set_defaults(func=_cmd_load)
+    load.set_defaults(func=_delegate("load"))
 
     dbt = sub.add_parser(
         "dbt", help="run dbt against the warehouse (Elementary on when installed)", add_help=False
     )
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
-    dbt.set_defaults(func=_cmd_dbt)
+    dbt.set_defaults(func=_delegate("dbt"))
 
     run = sub.add_parser("run", help="the main job: load data/, run growth_etl in Airflow, print the report")
     run.add_argument("--data", type=Path, default=None, help="landing folder (default: data/)")
-    run.set_defaults(func=_cmd_run)
+    run.set_defaults(func=_delegate("pipeline"))
 
     airflow = sub.add_parser(
         "airflow", help="run an airflow command with the project's environment", add_help=False
     )
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
-    airflow.set_defaults(func=_cmd_airflow)
+    airflow.set_defaults(func=_delegate("airflow_env"))
 
     bench = sub.add_parser("bench", help="benchmark loader, dbt and the DAG (separate from the tests)")
     bench.add_argument("--sessions", type=int, default=10_000_000)
     bench.add_argument("--out", type=Path, default=None, help="results folder (default: results/)")
-    bench.set_defaults(func=_cmd_bench)
+    bench.set_defaults(func=_delegate("bench"))
     return parser
 
 
