@@ -988,27 +988,23 @@ def load_files(paths: Sequence[Path], url: str | None = None) -> list[FileResult
         ensure_raw_schema(conn)
         for path in expand_paths(Path(p) for p in paths):
             started = time.perf_counter()
+            problem = None
             try:
                 if not path.is_file():
                     raise RefusedFile("no such file")
                 result = _load_one(conn, path, started)
             except RefusedFile as exc:
-                conn.rollback()
-                result = FileResult(
-                    path=path,
-                    feed=None,
-                    status=STATUS_REFUSED,
-                    seconds=time.perf_counter() - started,
-                    message=f"{path.name}: {exc}",
-                )
+                problem = str(exc)
             except OSError as exc:
+                problem = f"cannot read: {exc.strerror or exc}"
+            if problem is not None:
                 conn.rollback()
                 result = FileResult(
                     path=path,
                     feed=None,
                     status=STATUS_REFUSED,
                     seconds=time.perf_counter() - started,
-                    message=f"{path.name}: cannot read: {exc.strerror or exc}",
+                    message=f"{path.name}: {problem}",
                 )
             if result.status == STATUS_LOADED and result.feed:
                 analyzed.add(result.feed)
