@@ -1,5 +1,5 @@
 # Everyday commands. `make run` and `make test` are all a fresh machine needs (Python 3.11 + pip).
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
@@ -17,7 +17,8 @@ test: install  ## the whole test suite (starts its own Postgres)
 install: $(VENV)/.installed  ## virtualenv with the pinned requirements and the project
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (set PYTHON=... to use another 3.11)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))' 2>/dev/null \
+		|| { echo "needs Python 3.11 (set PYTHON=/path/to/python3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt -e .
@@ -37,4 +38,4 @@ sample: install  ## regenerate the data/ sample
 
 clean:  ## stop the embedded Postgres and remove local state (.growth/, reports/, results/)
 	-$(BIN)/growth db down
-	rm -rf .growth reports results dbt_project/target dbt_project/logs
+	rm -rf .growth results dbt_project/target dbt_project/logs reports/dbt_docs reports/*.html
