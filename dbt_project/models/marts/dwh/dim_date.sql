@@ -1,18 +1,22 @@
 {#
-  A calendar covering every session and registration date (UTC days). The bounds come from the index on
-  fct_sessions (session_date): two index probes instead of a scan of every session.
+  A calendar covering every session and registration date (UTC days). The session bounds cost one
+  (parallel) scan of the narrow session_date column.
 #}
-with bounds as (
-    select min(d) as first_day, max(d) as last_day
-    from (
-        (select session_date as d from {{ ref('fct_sessions') }} order by session_date limit 1)
-        union all
-        (select session_date from {{ ref('fct_sessions') }} order by session_date desc limit 1)
-        union all
-        select min(registration_date) from {{ ref('fct_registrations') }}
-        union all
-        select max(registration_date) from {{ ref('fct_registrations') }}
-    ) as d
+with session_bounds as (
+    select min(session_date) as first_day, max(session_date) as last_day
+    from {{ ref('fct_sessions') }}
+),
+
+registration_bounds as (
+    select min(registration_date) as first_day, max(registration_date) as last_day
+    from {{ ref('fct_registrations') }}
+),
+
+bounds as (
+    -- least / greatest skip nulls: either feed may be empty
+    select least(s.first_day, r.first_day) as first_day, greatest(s.last_day, r.last_day) as last_day
+    from session_bounds as s
+    cross join registration_bounds as r
 ),
 
 days as (

@@ -5,13 +5,16 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ set_work_mem() }}",
+        pre_hook=["{{ set_work_mem() }}", "set local enable_hashagg = off"],
         indexes=[{'columns': ['user_id'], 'unique': True}],
     )
 }}
 {#
   Every user seen in either feed. Incremental runs recompute the users with new sessions or new
   registrations since the watermarks stored in the table.
+  The session summary is a streaming aggregate over fct_sessions in its unique index's (user_id, ...)
+  order, which is also its physical order: no hash table of millions of users. Postgres underestimates
+  the number of users and would pick a hash aggregate, hence enable_hashagg off for this model.
 #}
 {% if is_incremental() %}
     {% set sessions_wm = max_value(this, '_sessions_load_id') %}

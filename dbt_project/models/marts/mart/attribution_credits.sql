@@ -6,10 +6,7 @@
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
         pre_hook="{{ set_work_mem() }}",
-        indexes=[
-            {'columns': ['registration_key']},
-            {'columns': ['registration_date']},
-        ],
+        indexes=[{'columns': ['registration_key']}],
     )
 }}
 {#
@@ -51,22 +48,23 @@ touches as (
 ),
 
 channel_credits as (
-    -- all five models in one pass: per registration and channel, the sum over its touches
+    -- all five models in one pass: per registration and channel, the sum over its touches (in double
+    -- precision throughout: numeric sums over millions of rows cost several times more)
     select
         registration_key,
         channel,
-        sum(case when position = 1 then 1.0 else 0.0 end)::double precision as first_touch,
-        sum(case when position = n then 1.0 else 0.0 end)::double precision as last_touch,
+        count(*) filter (where position = 1)::double precision as first_touch,
+        count(*) filter (where position = n)::double precision as last_touch,
         sum(1.0::double precision / n) as linear,
         sum(weight / total_weight) as time_decay,
         sum(
             case
-                when n = 1 then 1.0
-                when n = 2 then 0.5
-                when position = 1 or position = n then 0.4
-                else 0.2 / (n - 2)
+                when n = 1 then 1.0::double precision
+                when n = 2 then 0.5::double precision
+                when position = 1 or position = n then 0.4::double precision
+                else 0.2::double precision / (n - 2)
             end
-        )::double precision as position_based
+        ) as position_based
     from touches
     group by registration_key, channel
 ),

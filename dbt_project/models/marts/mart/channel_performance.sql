@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ set_work_mem() }}",
+        pre_hook="{{ set_work_mem('sort_work_mem') }}",
         indexes=[{'columns': ['activity_date']}],
     )
 }}
@@ -51,7 +51,7 @@ medium_channel as (
 
 user_days as (
     -- sessions per user, day and channel first: two hash aggregations instead of a sort for
-    -- count(distinct user_id)
+    -- count(distinct user_id); the first holds millions of groups, in memory with sort_work_mem
     select
         s.session_date as activity_date,
         coalesce(mc.channel, (select label from rules where medium is null order by priority limit 1))

@@ -1,0 +1,16 @@
+{#
+  Every delivered session row, typed and with its medium normalised, exact duplicates included (one row per
+  raw row). The base of stg_sessions (which collapses the duplicates), of the incremental appends to
+  fct_sessions (a filter on _load_id here prunes the partitioned raw table to the new files) and of the
+  data tests that reconcile the facts with what was delivered.
+#}
+select
+    user_id,
+    time_started,
+    is_paid,
+    {{ normalise_medium('medium') }} as medium,
+    _load_id,
+    _source_file,
+    _line_number,
+    _loaded_at
+from {{ source('raw', 'sessions') }}
