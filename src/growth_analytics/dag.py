@@ -119,6 +119,18 @@ RETRY_ARGS: dict[str, Any] = {
 NO_RETRY: dict[str, Any] = {"retries": 0}
 
 
+def freeze_long_lived_objects(context: Any) -> None:
+    """Before a task: move the objects alive so far out of the garbage collector's reach.
+
+    Cosmos runs a full ``gc.collect()`` after every in-process dbt invocation. Its cost grows with every
+    object alive in the process (Airflow, Cosmos and dbt modules, the DAG), about 0.8 s per task here; after
+    ``gc.freeze()`` a collection only walks what the task itself created, which is what it is meant to free.
+    """
+    import gc
+
+    gc.freeze()
+
+
 # -- where things are ------------------------------------------------------------------------------------
 
 
@@ -394,7 +406,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
         start_date=datetime(2024, 1, 1),
         catchup=False,
         max_active_runs=1,
-        default_args={"owner": "growth", **RETRY_ARGS},
+        default_args={"owner": "growth", "on_execute_callback": freeze_long_lived_objects, **RETRY_ARGS},
         tags=["growth_analytics", "dbt", "elt"],
         doc_md=__doc__,
     ) as dag:
