@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from growth_analytics.db import APP_ROLE, EmbeddedPostgres
+from growth_analytics.db import EmbeddedPostgres
 from growth_analytics.settings import WAREHOUSE_URL_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -32,24 +32,24 @@ def isolated_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """A real PostgreSQL server for this test session, stopped at the end."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("warehouse") / "postgres")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """A real PostgreSQL server for this test session, stopped and removed at the end.
+
+    Its folder is not under pytest's temporary root: pytest keeps that private to the current user (and
+    tightens it again whenever another pytest process starts), while under root the server runs as the
+    unprivileged service user.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="growth-test-warehouse-"))
+    server = EmbeddedPostgres(folder / "postgres")
     server.up()
     yield server
     server.down()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
 def warehouse_url(postgres_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> str:
     """A new, empty database owned by the project role; GROWTH_WAREHOUSE_URL points at it."""
-    port = postgres_server.running_port()
-    assert port is not None
-    name = f"test_{os.getpid()}_{next(_db_counter)}"
-    with psycopg.connect(postgres_server.superuser_url(port), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
-        )
-    url = postgres_server.url(port).rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_server.create_database(f"test_{os.getpid()}_{next(_db_counter)}")
     monkeypatch.setenv(WAREHOUSE_URL_ENV, url)
     return url

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from growth_analytics import pipeline
-from growth_analytics.db import APP_ROLE, EmbeddedPostgres
+from growth_analytics.db import EmbeddedPostgres
 from growth_analytics.generate import generate, generate_day
 
 pytestmark = pytest.mark.slow
@@ -66,17 +65,10 @@ def _csv_rows(paths: list[Path]) -> int:
 
 @pytest.fixture(scope="module")
 def stack(postgres_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    port = postgres_server.running_port()
-    assert port is not None
-    name = f"e2e_{os.getpid()}"
-    with psycopg.connect(postgres_server.superuser_url(port), autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {}").format(sql.Identifier(name)))
-        admin.execute(
-            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
-        )
+    url = postgres_server.create_database(f"e2e_{os.getpid()}")
     root = tmp_path_factory.mktemp("e2e")
     stack = Stack(
-        url=postgres_server.url(port).rsplit("/", 1)[0] + f"/{name}",
+        url=url,
         home=root / "airflow",
         landing=root / "landing",
         generated=root / "generated",

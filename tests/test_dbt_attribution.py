@@ -35,18 +35,7 @@ def built(postgres_server, tmp_path_factory):
     from growth_analytics.settings import WAREHOUSE_URL_ENV
 
     tmp_path = tmp_path_factory.mktemp("attribution")
-    port = postgres_server.running_port()
-    import psycopg
-    from psycopg import sql
-
-    from growth_analytics.db import APP_ROLE
-
-    name = f"test_attribution_{os.getpid()}"
-    with psycopg.connect(postgres_server.superuser_url(port), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
-        )
-    url = postgres_server.url(port).rsplit("/", 1)[0] + f"/{name}"
+    url = postgres_server.create_database(f"test_attribution_{os.getpid()}")
     previous = os.environ.get(WAREHOUSE_URL_ENV)
     os.environ[WAREHOUSE_URL_ENV] = url
     try:

@@ -160,22 +160,6 @@ def run_benchmark(sessions: int, out: Path) -> BenchReport:
     return report
 
 
-def _fresh_database(server: Any, name: str) -> str:
-    """Drop and create database ``name`` owned by the project role; its URL."""
-    import psycopg
-    from psycopg import sql
-
-    from growth_analytics.db import APP_ROLE
-
-    port = server.running_port()
-    with psycopg.connect(server.superuser_url(port), autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        admin.execute(
-            sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
-        )
-    return server.url(port).rsplit("/", 1)[0] + f"/{name}"
-
-
 def _timed_dbt(args: list[str], url: str) -> float:
     from growth_analytics.dbt import run_dbt
 
@@ -217,7 +201,7 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     report.record("generator_peak_rss_mb", measured.peak_rss_mb, "MB")
     sessions_csv, conversions_csv = base / "sessions.csv", base / "conversions.csv"
 
-    url = _fresh_database(server, "bench_direct")
+    url = server.create_database("bench_direct")
     env[WAREHOUSE_URL_ENV] = url
     print("floor: bare single-stream COPY into an untyped table ...", flush=True)
     floor_seconds = load.bare_copy(sessions_csv, url)
@@ -253,7 +237,7 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     report.record("dbt_incremental_seconds", _timed_dbt(["build"], url), "s")
 
     print("growth_etl in Airflow (airflow dags test), fresh database ...", flush=True)
-    dag_url = _fresh_database(server, "bench_dag")
+    dag_url = server.create_database("bench_dag")
     home = work / "airflow"
     airflow_env.prepare_manifest(dag_url)
     airflow_env.migrate(dag_url, home)
@@ -272,14 +256,14 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     report.record("dag_run_seconds", dag_seconds, "s")
 
     print("the same steps directly (the DAG's dbt invocations, in-process, no Airflow), fresh database ...")
-    steps_url = _fresh_database(server, "bench_steps")
+    steps_url = server.create_database("bench_steps")
     airflow_env.prepare_manifest(steps_url)
     direct_seconds = run_dag_steps_directly(steps_url, base)
     report.record("direct_steps_seconds", direct_seconds, "s")
     report.record("airflow_overhead_pct", (dag_seconds - direct_seconds) / direct_seconds * 100, "%")
 
     print("for comparison: load + one `dbt build` + freshness + docs, fresh database ...", flush=True)
-    build_url = _fresh_database(server, "bench_build")
+    build_url = server.create_database("bench_build")
     airflow_env.prepare_manifest(build_url)
     started = time.perf_counter()
     load.load_files([base], build_url)

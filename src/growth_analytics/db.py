@@ -255,6 +255,7 @@ class EmbeddedPostgres:
         with self._lock():
             if self.running_port() is None:
                 return False
+            self._prepare_service_user()  # the folders above may have been tightened since `up`
             self._pg("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.pgdata), timeout=90)
             return True
 
@@ -268,6 +269,18 @@ class EmbeddedPostgres:
     def superuser_url(self, port: int) -> str:
         password = quote(self._read_meta()["superuser_password"], safe="")
         return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/postgres"
+
+    def create_database(self, name: str) -> str:
+        """A new, empty database ``name`` owned by the app role (replacing one of that name); its URL."""
+        port = self.running_port()
+        if port is None:
+            raise WarehouseError("the embedded Postgres is not running: start it with `growth db up`")
+        with psycopg.connect(self.superuser_url(port), autocommit=True) as admin:
+            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+            admin.execute(
+                sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
+            )
+        return self.url(port).rsplit("/", 1)[0] + f"/{name}"
 
     def _bootstrap(self, port: int) -> None:
         """Create the app role and database once; cheap when they exist."""
