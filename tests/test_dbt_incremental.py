@@ -48,11 +48,9 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
     target = tmp_path / "target"
     for number, batch in enumerate(batches):
         results = load_files(batch, url=warehouse_url)
-        # as the pipeline runs it: the data tests of big tables look at the new loads only
-        first_new_load = min(r.load_id for r in results if r.load_id is not None)
-        build = run_dbt_in(
-            target, "build", "--vars", f"{{tests_from_load_id: {first_new_load}}}", check=False
-        )
+        assert all(r.load_id is not None for r in results), f"batch {number}: a file was refused"
+        # as the pipeline runs it: a plain build, whose data tests look at the new loads only
+        build = run_dbt_in(target, "build", check=False)
         assert build.returncode == 0, f"batch {number}: {build.stdout[-3000:]}"
 
     # the later runs really were incremental: rows computed in different runs carry different watermarks

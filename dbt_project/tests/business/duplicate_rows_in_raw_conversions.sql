@@ -1,13 +1,8 @@
 {{ config(severity='warn', store_failures=true, tags=['business']) }}
--- Registration rows delivered again: a raw row with an earlier copy in the same or an earlier file.
--- Staging keeps the first copy; each later copy is listed with its file and line.
-select d.user_id, d.registration_time, d._source_file, d._line_number
-from {{ source('raw', 'conversions') }} as d
-where {{ loads_under_test('d._load_id') }}
-  and exists (
-    select 1
-    from {{ source('raw', 'conversions') }} as earlier
-    where earlier.user_id = d.user_id
-      and earlier.registration_time = d.registration_time
-      and (earlier._load_id, earlier._line_number) < (d._load_id, d._line_number)
-)
+-- Registration rows delivered again: raw rows with an earlier copy in the same or an earlier file. Staging
+-- keeps the first copy; each later copy of the loads of the latest run (every load after a full build) is
+-- listed with its file and line (found by audit_registration_loads).
+select a._load_id, a._source_file, copy.line_number as _line_number
+from {{ ref('audit_registration_loads') }} as a
+cross join lateral unnest(a.later_copy_lines) as copy (line_number)
+where {{ loads_under_test('a._load_id', ref('audit_registration_loads')) }}

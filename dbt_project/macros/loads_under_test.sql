@@ -1,0 +1,28 @@
+{#
+  Data tests over big tables check what the latest run changed, so that an incremental run tests the new
+  data only, and a full build tests everything -- without any option from the caller.
+  `loads_under_test(column, loads)`: a predicate on a load id column, true for the loads the latest run
+  audited (`loads` is the feed's per-load audit model, audit_session_loads or audit_registration_loads:
+  every load appears there once, stamped with the invocation that audited it; loads only grow, so "the
+  latest run's loads" is "load ids >= the smallest one that invocation audited").
+  `recomputed_under_test(prefix)`: a predicate on the watermark columns of the
+  incremental attribution and dimension tables, true for rows computed from the current data (every row a
+  run (re)computes is stamped with the largest load ids of the facts at that time).
+#}
+{% macro loads_under_test(column, loads) -%}
+    {{ column }} >= (
+        select min(_load_id)
+        from {{ loads }}
+        where _audited_by = (select _audited_by from {{ loads }} order by _load_id desc limit 1)
+    )
+{%- endmacro %}
+
+{% macro recomputed_under_test(prefix='') -%}
+    {#- the facts are upstream of every table with watermarks, hence no ref (usable in a test's where) -#}
+    {%- set sessions = api.Relation.create(database=target.database, schema='dwh', identifier='fct_sessions') -%}
+    {%- set registrations = api.Relation.create(database=target.database, schema='dwh', identifier='fct_registrations') -%}
+    ({{ prefix }}_sessions_load_id, {{ prefix }}_registrations_load_id) = (
+        (select coalesce(max(_load_id), 0) from {{ sessions }}),
+        (select coalesce(max(_load_id), 0) from {{ registrations }})
+    )
+{%- endmacro %}

@@ -1,0 +1,19 @@
+{#
+  not_null and relationships for the big facts, limited to the rows of the loads the latest run audited
+  (`loads`: the feed's audit model; every row after a full build). The reference to the audit model also
+  orders these tests after it in a build.
+#}
+{% test not_null_in_latest_loads(model, column_name, loads) %}
+select {{ column_name }}
+from {{ model }}
+where {{ loads_under_test('_load_id', loads) }}
+  and {{ column_name }} is null
+{% endtest %}
+
+{% test relationships_in_latest_loads(model, column_name, to, field, loads) %}
+select child.{{ column_name }} as from_field
+from {{ model }} as child
+where {{ loads_under_test('child._load_id', loads) }}
+  and child.{{ column_name }} is not null
+  and not exists (select 1 from {{ to }} as parent where parent.{{ field }} = child.{{ column_name }})
+{% endtest %}
