@@ -68,27 +68,4 @@ raw_counts as (
     group by _load_id
 ),
 
-copy_counts as (
-    select _load_id, count(*) as later_copies, array_agg(_line_number order by _line_number) as later_copy_lines
-    from later_copies
-    group by _load_id
-),
-
-staged as (
-    select _load_id, count(*) as staged_sessions
-    from {{ ref('fct_sessions') }}
-    where _load_id > {{ audited }}
-    group by _load_id
-)
-
-select
-    r._load_id,
-    r._source_file,
-    r.raw_rows,
-    coalesce(c.later_copies, 0) as later_copies,
-    coalesce(c.later_copy_lines, '{}') as later_copy_lines,
-    coalesce(s.staged_sessions, 0) as staged_sessions,
-    '{{ invocation_id }}' as _audited_by
-from raw_counts as r
-left join copy_counts as c on c._load_id = r._load_id
-left join staged as s on s._load_id = r._load_id
+{{ load_audit_summary(ref('fct_sessions'), 'staged_sessions', audited) }}

@@ -1,0 +1,31 @@
+{#
+  The end of a per-load audit model (audit_session_loads, audit_registration_loads): given CTEs
+  `raw_counts` (_load_id, _source_file, raw_rows) and `later_copies` (_load_id, _line_number of each exact
+  copy of an earlier row), count the copies per load and the rows the fact table stores for each load.
+#}
+{% macro load_audit_summary(fact, staged_column, audited) %}
+copy_counts as (
+    select _load_id, count(*) as later_copies, array_agg(_line_number order by _line_number) as later_copy_lines
+    from later_copies
+    group by _load_id
+),
+
+staged as (
+    select _load_id, count(*) as {{ staged_column }}
+    from {{ fact }}
+    where _load_id > {{ audited }}
+    group by _load_id
+)
+
+select
+    r._load_id,
+    r._source_file,
+    r.raw_rows,
+    coalesce(c.later_copies, 0) as later_copies,
+    coalesce(c.later_copy_lines, '{}') as later_copy_lines,
+    coalesce(s.{{ staged_column }}, 0) as {{ staged_column }},
+    '{{ invocation_id }}' as _audited_by
+from raw_counts as r
+left join copy_counts as c on c._load_id = r._load_id
+left join staged as s on s._load_id = r._load_id
+{% endmacro %}
