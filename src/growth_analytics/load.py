@@ -33,7 +33,9 @@ import tempfile
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -47,9 +49,11 @@ from psycopg import sql
 from growth_analytics.db import WarehouseError, connect
 from growth_analytics.schema import COLUMN_ALIASES, FEEDS, Feed, ensure_raw_schema
 
-BLOCK_BYTES = 8 << 20  # read size; a chunk is this plus the rest of its last line
+BLOCK_BYTES = 4 << 20  # read size; a chunk is this plus the rest of its last line
 MAX_LINE_BYTES = 1 << 20  # longer lines are rejected (a file without newlines must not fill memory)
 MAX_HEADER_BYTES = 64 << 10
+PARSE_THREADS = 2  # numpy releases the GIL in its loops, so two parsers overlap
+PARSE_AHEAD = 3  # parsed chunks waiting for the COPY at most
 MAX_STORED_LINE_CHARS = 10_000  # raw text kept in raw.load_rejects per line
 GZIP_MAGIC = b"\x1f\x8b"
 PG_EPOCH = datetime(2000, 1, 1)  # binary timestamps count microseconds from here (UTC)
@@ -521,8 +525,10 @@ def _fast_boolean(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _fast_text(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, None]:
-    # Non-empty and not starting with a space: an all-blank value is left to the exact parser.
-    ok = (e > s) & (b.a[np.minimum(s, len(b.a) - 1)] != ord(" "))
+    """Non-empty and not all blank (other whitespace is a control or non-ASCII byte: never here)."""
+    ok = e > s
+    for i in np.flatnonzero(ok & (b.a[np.minimum(s, len(b.a) - 1)] == ord(" "))).tolist():
+        ok[i] = bool((b.a[s[i] : e[i]] != ord(" ")).any())  # rare: a value that starts with a space
     return ok, None
 
 
@@ -858,31 +864,52 @@ def _copy_rows(
     header: Header,
     rejects: _RejectSpool,
 ) -> tuple[int, int]:
-    """Stream the file's data lines into the partition; returns (rows read, rows loaded)."""
+    """Stream the file's data lines into the partition; returns (rows read, rows loaded).
+
+    Chunks are parsed by PARSE_THREADS threads (numpy releases the GIL in its loops) and written in
+    file order; at most PARSE_AHEAD parsed chunks wait for the COPY, which bounds memory.
+    """
     layout = RowLayout.of(header.feed)
     rows_read = rows_loaded = 0
     line_number = 2  # the header is line 1
-    with cur.copy(statement) as copy:
+    # (first line number, its parse, or for an over-long line: None, its first bytes and its length)
+    pending: deque[tuple[int, Future[ChunkResult] | None, bytes, int]] = deque()
+
+    def drain(keep: int) -> None:
+        nonlocal rows_read, rows_loaded
+        while len(pending) > keep:
+            first_line, parsed, head, length = pending.popleft()
+            if parsed is None:
+                rejects.add(first_line, head, f"line longer than {MAX_LINE_BYTES} bytes ({length})")
+                rows_read += 1
+                continue
+            result = parsed.result()
+            for block in result.rows:
+                writer.write(block)
+            for reject in result.rejects:
+                rejects.add(*reject)
+            rows_read += result.lines
+            rows_loaded += result.loaded
+
+    with cur.copy(statement) as copy, ThreadPoolExecutor(PARSE_THREADS, "parse") as pool:
         writer = _BackgroundWriter(copy)
         try:
             writer.write(COPY_SIGNATURE)
             for chunk, too_long in iter_chunks(stream, rest):
                 if too_long is not None:
-                    rejects.add(line_number, chunk, f"line longer than {MAX_LINE_BYTES} bytes ({too_long})")
-                    rows_read += 1
+                    pending.append((line_number, None, chunk, too_long))
                     line_number += 1
-                    continue
-                result = parse_chunk(chunk, line_number, header, layout)
-                for block in result.rows:
-                    writer.write(block)
-                for reject in result.rejects:
-                    rejects.add(*reject)
-                lines = result.lines
-                rows_read += lines
-                rows_loaded += result.loaded
-                line_number += lines
+                else:
+                    future = pool.submit(parse_chunk, chunk, line_number, header, layout)
+                    pending.append((line_number, future, b"", 0))
+                    line_number += chunk.count(b"\n")
+                drain(PARSE_AHEAD)
+            drain(0)
             writer.write(COPY_TRAILER)
         finally:
+            for _, future, _, _ in pending:
+                if future is not None:
+                    future.cancel()
             writer.close()
     return rows_read, rows_loaded
 
