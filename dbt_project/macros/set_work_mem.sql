@@ -2,9 +2,13 @@
   Sorting and hashing millions of rows spills to disk with the server's default work_mem. Heavy models
   call this from a pre-hook: SET LOCAL applies to their own transaction only. JIT compilation is switched
   off there too: these statements are few and large, and compiling their expressions costs seconds
-  without paying back on two cores.
+  without paying back on two cores. Parallel workers are made cheap to plan with: Postgres' defaults price
+  passing a row from a worker so high that a sort or aggregate of millions of rows never goes parallel,
+  yet measured here a parallel sort of 10M sessions takes 8 s instead of 13 s.
 #}
 {% macro set_work_mem(setting='heavy_work_mem') -%}
     set local work_mem = '{{ var(setting) }}';
-    set local jit = off
+    set local jit = off;
+    set local parallel_setup_cost = 10;
+    set local parallel_tuple_cost = 0.001
 {%- endmacro %}

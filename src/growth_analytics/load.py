@@ -940,7 +940,9 @@ def _load_one(conn: psycopg.Connection, path: Path, started: float) -> FileResul
                 partition = _partition_name(feed, load_id)
                 _create_partition(cur, feed, load_id)
                 rejects = _RejectSpool(feed.name, name)
-                copy_sql = sql.SQL("copy {} ({}) from stdin (format binary)").format(
+                # FREEZE: the table is new in this transaction, so its rows can be written frozen and
+                # all-visible; the first reader (dbt) then needn't set hint bits and rewrite every page.
+                copy_sql = sql.SQL("copy {} ({}) from stdin (format binary, freeze)").format(
                     partition, sql.SQL(", ").join(map(sql.Identifier, layout.copy_columns))
                 )
                 rows_read, rows_loaded = _copy_rows(cur, copy_sql, stream, rest, header, rejects)
