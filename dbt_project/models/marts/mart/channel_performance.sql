@@ -19,21 +19,23 @@
 {% if is_incremental() %}
     {% set sessions_wm = max_value(this, '_sessions_load_id') %}
     {% set registrations_wm = max_value(this, '_registrations_load_id') %}
+    {% set changed_days_query %}
+        select session_date from {{ ref('fct_sessions') }} where _load_id > {{ sessions_wm }}
+        union
+        select registration_date from {{ ref('registration_attribution') }}
+        where _sessions_load_id > {{ sessions_wm }} or _registrations_load_id > {{ registrations_wm }}
+    {% endset %}
+    {#- Read at compile time, like the watermarks: as literals the few changed days filter the scans of
+        fct_sessions and registration_attribution directly (as a subquery, Postgres planned a join of
+        every session with the channels before filtering). -#}
+    {% set changed_days = run_query(changed_days_query).columns[0].values() if execute else [] %}
+    {% set changed_day_list %}
+        {%- for day in changed_days %}'{{ day }}'::date{{ ", " if not loop.last }}{% endfor -%}
+        {{- "null::date" if not changed_days -}}
+    {% endset %}
 {% endif %}
 
 with
-
-{% if is_incremental() %}
-changed_days as (
-    select distinct session_date as activity_date
-    from {{ ref('fct_sessions') }}
-    where _load_id > {{ sessions_wm }}
-    union
-    select distinct registration_date
-    from {{ ref('registration_attribution') }}
-    where _sessions_load_id > {{ sessions_wm }} or _registrations_load_id > {{ registrations_wm }}
-),
-{% endif %}
 
 rules as (
     select label, nullif(btrim(medium), '') as medium, priority
@@ -61,7 +63,7 @@ user_days as (
     from {{ ref('fct_sessions') }} as s
     left join medium_channel as mc on mc.medium = s.medium
     {% if is_incremental() %}
-    where s.session_date in (select activity_date from changed_days)
+    where s.session_date in ({{ changed_day_list }})
     {% endif %}
     group by 1, 2, 3
 ),
@@ -81,7 +83,7 @@ registrations as (
         percentile_cont(0.5) within group (order by hours_to_convert) as median_hours_to_convert
     from {{ ref('registration_attribution') }}
     {% if is_incremental() %}
-    where registration_date in (select activity_date from changed_days)
+    where registration_date in ({{ changed_day_list }})
     {% endif %}
     group by 1, 2
 )
