@@ -21,6 +21,17 @@ H = timedelta(hours=1)
 D = timedelta(days=1)
 
 
+# The tables dbt builds from the raw feeds, by layer (what the tests compare before and after a run).
+DWH_TABLES = ("dwh.fct_sessions", "dwh.fct_registrations", "dwh.dim_user", "dwh.dim_channel", "dwh.dim_date")
+MART_TABLES = (
+    "mart.registration_attribution",
+    "mart.attribution_credits",
+    "mart.channel_attribution_daily",
+    "mart.channel_attribution_monthly",
+    "mart.channel_performance",
+)
+
+
 def ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f").rstrip("0").rstrip(".")
 

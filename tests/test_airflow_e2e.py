@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from dbt_cases import MART_TABLES
 
 from growth_analytics import pipeline
 from growth_analytics.db import EmbeddedPostgres
@@ -32,13 +33,6 @@ SPLIT_DAY = date(2020, 6, 10)  # files of days before it come first, the rest in
 SEED = 11
 BASE_SESSIONS = 2_000
 NEW_DAY = date(2020, 7, 1)  # one more day of data for the failing run
-MART_TABLES = (
-    "mart.registration_attribution",
-    "mart.attribution_credits",
-    "mart.channel_attribution_daily",
-    "mart.channel_attribution_monthly",
-    "mart.channel_performance",
-)
 
 
 @dataclass

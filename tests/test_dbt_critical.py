@@ -5,18 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dbt_cases import query, run_dbt_in, run_results, table_contents
+from dbt_cases import MART_TABLES, query, run_dbt_in, run_results, table_contents
 
 from growth_analytics.load import load_files
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-MARTS = (
-    "mart.registration_attribution",
-    "mart.attribution_credits",
-    "mart.channel_attribution_daily",
-    "mart.channel_attribution_monthly",
-    "mart.channel_performance",
-)
 
 
 @pytest.mark.slow
@@ -27,7 +20,7 @@ def test_duplicate_key_stops_the_marts(warehouse_url: str, tmp_path: Path) -> No
     target = tmp_path / "target"
     load_files(first, url=warehouse_url)
     run_dbt_in(target, "build")
-    before = {table: table_contents(warehouse_url, table) for table in MARTS}
+    before = {table: table_contents(warehouse_url, table) for table in MART_TABLES}
 
     # A duplicate registration key in the incremental fact (as a faulty load or hand edit would leave it),
     # then a new delivery that would change every mart.

@@ -6,24 +6,13 @@ from pathlib import Path
 
 import pytest
 from attribution_reference import attribute, read_files
-from dbt_cases import query, run_dbt_in, table_contents, write_edge_case_files
+from dbt_cases import DWH_TABLES, MART_TABLES, query, run_dbt_in, table_contents, write_edge_case_files
 
 from growth_analytics.load import load_files
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
-MODELLED_TABLES = (
-    "dwh.fct_sessions",
-    "dwh.fct_registrations",
-    "dwh.dim_user",
-    "dwh.dim_channel",
-    "dwh.dim_date",
-    "mart.registration_attribution",
-    "mart.attribution_credits",
-    "mart.channel_attribution_daily",
-    "mart.channel_attribution_monthly",
-    "mart.channel_performance",
-)
+MODELLED_TABLES = DWH_TABLES + MART_TABLES
 
 
 def _day(path: Path) -> str:
