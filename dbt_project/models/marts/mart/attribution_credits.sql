@@ -31,20 +31,30 @@ registrations as (
 ),
 
 touches as (
+    -- the registration's columns travel with its touches and credits: joining the credits back to the
+    -- registrations at the end sorted millions of rows
     select
-        t.registration_key,
+        r.registration_key,
+        r.user_id,
+        r.registration_time,
+        r.registration_date,
         t.medium as channel,
         row_number() over touch_order as position,
-        count(*) over per_registration as n,
+        count(*) over touch_order as n,
         power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}) as weight,
         sum(power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}))
-            over per_registration as total_weight
+            over touch_order as total_weight
     from {{ ref('int_registration_touches') }} as t
+    join registrations as r on r.registration_key = t.registration_key
     where t.is_in_lookback
-      and t.registration_key in (select registration_key from registrations)
     window
-        per_registration as (partition by t.registration_key),
-        touch_order as (partition by t.registration_key order by t.time_started, t.medium, t.is_paid)
+        -- one window for all (a single sort): row_number follows the order, count and sum see the whole
+        -- registration through the frame
+        touch_order as (
+            partition by t.registration_key
+            order by t.time_started, t.medium, t.is_paid
+            rows between unbounded preceding and unbounded following
+        )
 ),
 
 channel_credits as (
@@ -52,6 +62,9 @@ channel_credits as (
     -- precision throughout: numeric sums over millions of rows cost several times more)
     select
         registration_key,
+        user_id,
+        registration_time,
+        registration_date,
         channel,
         count(*) filter (where position = 1)::double precision as first_touch,
         count(*) filter (where position = n)::double precision as last_touch,
@@ -66,11 +79,11 @@ channel_credits as (
             end
         ) as position_based
     from touches
-    group by registration_key, channel
+    group by registration_key, user_id, registration_time, registration_date, channel
 ),
 
 multi_touch as (
-    select c.registration_key, m.model, c.channel, m.credit
+    select c.registration_key, c.user_id, c.registration_time, c.registration_date, m.model, c.channel, m.credit
     from channel_credits as c
     cross join lateral (
         values
@@ -84,7 +97,14 @@ multi_touch as (
 ),
 
 without_touch as (
-    select r.registration_key, m.model, '{{ unattributed }}' as channel, 1.0::double precision as credit
+    select
+        r.registration_key,
+        r.user_id,
+        r.registration_time,
+        r.registration_date,
+        m.model,
+        '{{ unattributed }}' as channel,
+        1.0::double precision as credit
     from registrations as r
     cross join (
         values ('first_touch'), ('last_touch'), ('linear'), ('time_decay'), ('position_based')
@@ -93,7 +113,14 @@ without_touch as (
 ),
 
 rule_based as (
-    select a.registration_key, 'rule_based' as model, a.channel, 1.0::double precision as credit
+    select
+        a.registration_key,
+        a.user_id,
+        a.registration_time,
+        a.registration_date,
+        'rule_based' as model,
+        a.channel,
+        1.0::double precision as credit
     from {{ ref('registration_attribution') }} as a
     join registrations as r on r.registration_key = a.registration_key
 ),
@@ -107,13 +134,12 @@ credits as (
 )
 
 select
-    c.registration_key,
-    r.user_id,
-    r.registration_time,
-    r.registration_date,
-    c.model,
-    c.channel,
-    c.credit,
+    registration_key,
+    user_id,
+    registration_time,
+    registration_date,
+    model,
+    channel,
+    credit,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
-from credits as c
-join registrations as r on r.registration_key = c.registration_key
+from credits
