@@ -10,16 +10,17 @@
         ],
     )
 }}
-{# One row per registration (distinct user_id, registration_time); appends new loads like fct_sessions. #}
+{#
+  One row per registration (distinct user_id, registration_time); appends new loads and keeps the same
+  lineage as fct_sessions.
+#}
 select
     registration_key,
     user_id,
     registration_time,
     (registration_time at time zone 'UTC')::date as registration_date,
     _load_id,
-    _source_file,
-    _line_number,
-    _loaded_at
+    _line_number
 from {{ ref('stg_conversions') }}
 {% if is_incremental() %}
 where _load_id > {{ max_value(this, '_load_id') }}

@@ -14,7 +14,9 @@
 {#
   One row per distinct session; its grain (user_id, time_started, medium, is_paid) is the key, enforced by
   a unique index that also serves the attribution's lookups of a user's sessions by time. No surrogate key:
-  hashing ten million keys costs more than it buys.
+  hashing ten million keys costs more than it buys. Lineage is the load and line of the first occurrence;
+  the load's file and time are in audit_session_loads and raw.load_ledger (per row they made the table a
+  third wider, and every scan of it slower).
   Full build: stg_sessions (one sort of the raw rows), stored in key order. Incremental runs append the
   sessions whose first occurrence is in a load newer than any already here: the new loads' rows, deduped
   among themselves and minus the sessions already stored (probes of the unique index); a later exact copy
@@ -31,9 +33,7 @@ select distinct on (d.user_id, d.time_started, d.medium, d.is_paid)
     d.is_paid,
     d.medium,
     d._load_id,
-    d._source_file,
-    d._line_number,
-    d._loaded_at
+    d._line_number
 from {{ ref('stg_sessions_delivered') }} as d
 -- one probe of the unique index per new row (LIMIT keeps Postgres from hashing all stored sessions instead)
 left join lateral (
@@ -56,8 +56,6 @@ select
     is_paid,
     medium,
     _load_id,
-    _source_file,
-    _line_number,
-    _loaded_at
+    _line_number
 from {{ ref('stg_sessions') }}
 {% endif %}
