@@ -38,3 +38,32 @@ def test_duplicate_key_stops_the_marts(warehouse_url: str, tmp_path: Path) -> No
     assert query(warehouse_url, "select count(*) from dwh.fct_registrations")[0][0] > with_duplicate
     for table, rows in before.items():
         assert table_contents(warehouse_url, table) == rows, f"{table} changed"
+
+
+@pytest.mark.slow
+def test_a_fact_row_lost_fails_the_reconciliation(warehouse_url: str, tmp_path: Path) -> None:
+    sample = sorted((PROJECT_DIR / "data").glob("*.csv"))
+    first = [p for p in sample if p.stem.split("_", 1)[1] < "2020-06-15"]
+    rest = [p for p in sample if p not in first]
+    target = tmp_path / "target"
+    load_files(first, url=warehouse_url)
+    run_dbt_in(target, "build")
+
+    # The facts take a new delivery, then lose one row of it each (as a faulty incremental step would)
+    # before the audits count them.
+    load_files(rest, url=warehouse_url)
+    run_dbt_in(target, "run", "--select", "fct_sessions", "fct_registrations")
+    for fact in ("dwh.fct_sessions", "dwh.fct_registrations"):
+        query(
+            warehouse_url,
+            f"delete from {fact} where ctid = (select ctid from {fact} "
+            f"where _load_id = (select max(_load_id) from {fact}) limit 1)",
+        )
+
+    build = run_dbt_in(target, "build", check=False)
+    assert build.returncode != 0
+    status = run_results(target)
+    assert status["sessions_reconcile_with_raw"] == "fail"
+    assert status["registrations_reconcile_with_raw"] == "fail"
+    for model in ("registration_attribution", "attribution_credits", "channel_performance"):
+        assert status[model] == "skipped", model

@@ -12,42 +12,32 @@
   same values once the medium is normalised -- in the same or an earlier file), the line numbers of those
   copies, and the sessions fct_sessions stores for the load. The compact input of the reconciliation and
   duplicate tests, so that they read a few rows instead of ten million.
-  Full build: every load, copies found among the raw rows themselves. Incremental: the loads above the
-  ones already audited; an earlier copy is searched among the new loads' raw rows and, for older loads, in
-  fct_sessions (probes of its unique index), which holds the first copy of every session of the loads
-  audited before (reconciled with raw when they were audited).
+  fct_sessions keeps the load and line of each session's first occurrence. A raw row it does not keep is
+  counted as a later copy only if fct_sessions holds the same session from an earlier line (one probe of
+  its unique index), so the reconciliation raw rows = stored + later copies fails on any session lost,
+  doubled, or kept from the wrong line. Incremental runs audit the loads above the ones already audited.
 #}
 {% set audited = max_value(this, '_load_id') if is_incremental() else 0 %}
 
-{% set delivered -%}
-    (
-        select user_id, time_started, is_paid, {{ normalise_medium('medium') }} as medium, _load_id, _line_number
-        from {{ source('raw', 'sessions') }}
-        where _load_id > {{ audited }}
-    )
-{%- endset %}
-
 with
 
+not_stored as (
+    select r.user_id, r.time_started, r.is_paid, {{ normalise_medium('r.medium') }} as medium, r._load_id, r._line_number
+    from {{ source('raw', 'sessions') }} as r
+    where r._load_id > {{ audited }}
+      and not exists (
+          select 1
+          from {{ ref('fct_sessions') }} as stored
+          where stored._load_id > {{ audited }}
+            and stored._load_id = r._load_id
+            and stored._line_number = r._line_number
+      )
+),
+
 later_copies as (
-    -- the raw rows are read twice rather than through one shared CTE: a CTE read twice is materialised
-    -- and scanned by one process, the raw partitions are scanned in parallel
     select d._load_id, d._line_number
-    from {{ delivered }} as d
-    where exists (
-        select 1
-        from {{ delivered }} as earlier
-        where earlier.user_id = d.user_id
-          and earlier.time_started = d.time_started
-          and (earlier.is_paid, earlier.medium) is not distinct from (d.is_paid, d.medium)
-          and (earlier._load_id, earlier._line_number) < (d._load_id, d._line_number)
-    )
-    {% if is_incremental() %}
-    -- (a union, not OR EXISTS: each half gets its own plan); one probe of the unique index per new row
-    -- (LIMIT keeps Postgres from hashing all stored sessions instead)
-    union
-    select d._load_id, d._line_number
-    from {{ delivered }} as d
+    from not_stored as d
+    -- (LIMIT keeps Postgres from hashing all stored sessions instead of probing the index)
     join lateral (
         select 1
         from {{ ref('fct_sessions') }} as known
@@ -55,10 +45,9 @@ later_copies as (
           and known.time_started = d.time_started
           and known.medium = d.medium
           and known.is_paid = d.is_paid
-          and known._load_id <= {{ audited }}
+          and (known._load_id, known._line_number) < (d._load_id, d._line_number)
         limit 1
-    ) as stored on true
-    {% endif %}
+    ) as earlier on true
 ),
 
 raw_counts as (
