@@ -1,22 +1,54 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='date_day',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
 {#
-  A calendar covering every session and registration date (UTC days). The session bounds cost one
-  (parallel) scan of the narrow session_date column.
+  A calendar covering every session and registration date (UTC days). A full build takes the bounds of
+  all facts (one parallel scan of the narrow session_date column); incremental runs widen the calendar's
+  own bounds with the dates of the new loads (found through the facts' _load_id indexes) and rewrite the
+  calendar, a few hundred rows.
 #}
+{% if is_incremental() %}
+    {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
+{% endif %}
+
 with session_bounds as (
     select min(session_date) as first_day, max(session_date) as last_day
     from {{ ref('fct_sessions') }}
+    {% if is_incremental() %}
+    where _load_id > {{ sessions_wm }}
+    {% endif %}
 ),
 
 registration_bounds as (
     select min(registration_date) as first_day, max(registration_date) as last_day
     from {{ ref('fct_registrations') }}
+    {% if is_incremental() %}
+    where _load_id > {{ registrations_wm }}
+    {% endif %}
 ),
+
+{% if is_incremental() %}
+calendar_bounds as (
+    select min(date_day) as first_day, max(date_day) as last_day
+    from {{ this }}
+),
+{% endif %}
 
 bounds as (
     -- least / greatest skip nulls: either feed may be empty
-    select least(s.first_day, r.first_day) as first_day, greatest(s.last_day, r.last_day) as last_day
+    select
+        least(s.first_day, r.first_day {%- if is_incremental() %}, c.first_day{% endif %}) as first_day,
+        greatest(s.last_day, r.last_day {%- if is_incremental() %}, c.last_day{% endif %}) as last_day
     from session_bounds as s
     cross join registration_bounds as r
+    {% if is_incremental() %}
+    cross join calendar_bounds as c
+    {% endif %}
 ),
 
 days as (
@@ -34,5 +66,6 @@ select
     to_char(date_day, 'FMDay') as day_name,
     extract(week from date_day)::int as iso_week,
     date_trunc('month', date_day)::date as month_start,
-    extract(isodow from date_day) in (6, 7) as is_weekend
+    extract(isodow from date_day) in (6, 7) as is_weekend,
+    {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
 from days

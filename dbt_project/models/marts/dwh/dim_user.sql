@@ -17,8 +17,7 @@
   the number of users and would pick a hash aggregate, hence enable_hashagg off for this model.
 #}
 {% if is_incremental() %}
-    {% set sessions_wm = max_value(this, '_sessions_load_id') %}
-    {% set registrations_wm = max_value(this, '_registrations_load_id') %}
+    {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
 {% endif %}
 
 with

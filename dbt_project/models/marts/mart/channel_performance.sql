@@ -17,8 +17,7 @@
   Incremental runs recompute the days that got new sessions or whose registrations were (re)attributed.
 #}
 {% if is_incremental() %}
-    {% set sessions_wm = max_value(this, '_sessions_load_id') %}
-    {% set registrations_wm = max_value(this, '_registrations_load_id') %}
+    {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
     {% set changed_days_query %}
         select session_date from {{ ref('fct_sessions') }} where _load_id > {{ sessions_wm }}
         union
