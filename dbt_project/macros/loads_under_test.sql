@@ -32,8 +32,15 @@
     {#- the facts are upstream of every table with watermarks, hence no ref (usable in a test's where) -#}
     {%- set sessions = api.Relation.create(database=target.database, schema='dwh', identifier='fct_sessions') -%}
     {%- set registrations = api.Relation.create(database=target.database, schema='dwh', identifier='fct_registrations') -%}
-    ({{ prefix }}_sessions_load_id, {{ prefix }}_registrations_load_id) = (
-        (select coalesce(max(_load_id), 0) from {{ sessions }}),
-        (select coalesce(max(_load_id), 0) from {{ registrations }})
-    )
+    {#- literals when the test runs, as in loads_under_test -#}
+    {%- if execute and load_relation(sessions) is not none and load_relation(registrations) is not none -%}
+        ({{ prefix }}_sessions_load_id, {{ prefix }}_registrations_load_id) = (
+            {{ max_value(sessions, '_load_id') }}, {{ max_value(registrations, '_load_id') }}
+        )
+    {%- else -%}
+        ({{ prefix }}_sessions_load_id, {{ prefix }}_registrations_load_id) = (
+            (select coalesce(max(_load_id), 0) from {{ sessions }}),
+            (select coalesce(max(_load_id), 0) from {{ registrations }})
+        )
+    {%- endif -%}
 {%- endmacro %}
