@@ -8,9 +8,10 @@
 {#
   One row per loaded conversions file (_load_id): raw rows, later copies (raw rows with an earlier copy in
   the same or an earlier file), their line numbers, and the registrations fct_registrations stores for the
-  load. Same scheme as audit_session_loads: a raw row fct_registrations does not keep as a first
-  occurrence is a later copy only if it holds the same registration from an earlier line (index on
-  user_id, registration_time).
+  load. A raw row fct_registrations does not keep as a first occurrence is a later copy only if it holds
+  the same registration from an earlier line (index on user_id, registration_time), as in
+  audit_session_loads' incremental runs; the conversions feed is small enough to audit it so in full
+  builds too.
 #}
 {% set audited = max_value(this, '_load_id') if is_incremental() else 0 %}
 

@@ -12,15 +12,18 @@
   same values once the medium is normalised -- in the same or an earlier file), the line numbers of those
   copies, and the sessions fct_sessions stores for the load. The compact input of the reconciliation and
   duplicate tests, so that they read a few rows instead of ten million.
-  fct_sessions keeps the load and line of each session's first occurrence. A raw row it does not keep is
-  counted as a later copy only if fct_sessions holds the same session from an earlier line (one probe of
-  its unique index), so the reconciliation raw rows = stored + later copies fails on any session lost,
-  doubled, or kept from the wrong line. Incremental runs audit the loads above the ones already audited.
+  Full build: the copies are found among the raw rows themselves (one parallel hash join of the raw rows
+  with themselves). Incremental runs audit the loads above the ones already audited, from fct_sessions,
+  which keeps the load and line of each session's first occurrence: a new raw row it does not keep is a
+  later copy only if it holds the same session from an earlier line (one probe of its unique index). Either
+  way the reconciliation raw rows = stored + later copies fails on a session lost, doubled, or kept from
+  the wrong line.
 #}
 {% set audited = max_value(this, '_load_id') if is_incremental() else 0 %}
 
 with
 
+{% if is_incremental() %}
 not_stored as (
     select r.user_id, r.time_started, r.is_paid, {{ normalise_medium('r.medium') }} as medium, r._load_id, r._line_number
     from {{ source('raw', 'sessions') }} as r
@@ -49,6 +52,28 @@ later_copies as (
         limit 1
     ) as earlier on true
 ),
+{% else %}
+{% set delivered -%}
+    (
+        select user_id, time_started, is_paid, {{ normalise_medium('medium') }} as medium, _load_id, _line_number
+        from {{ source('raw', 'sessions') }}
+    )
+{%- endset %}
+later_copies as (
+    -- the raw rows are read twice rather than through one shared CTE: a CTE read twice is materialised
+    -- and scanned by one process, the raw partitions are scanned in parallel
+    select d._load_id, d._line_number
+    from {{ delivered }} as d
+    where exists (
+        select 1
+        from {{ delivered }} as earlier
+        where earlier.user_id = d.user_id
+          and earlier.time_started = d.time_started
+          and (earlier.is_paid, earlier.medium) is not distinct from (d.is_paid, d.medium)
+          and (earlier._load_id, earlier._line_number) < (d._load_id, d._line_number)
+    )
+),
+{% endif %}
 
 raw_counts as (
     select _load_id, min(_source_file) as _source_file, count(*) as raw_rows
