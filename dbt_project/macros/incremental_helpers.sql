@@ -2,8 +2,9 @@
   Incremental bookkeeping. Raw rows are append-only and every load has a larger _load_id than the loads
   before it, so "what is new" is "the rows of loads above a watermark". Each incremental model stores the
   watermarks it has seen: the largest load ids of fct_sessions and fct_registrations at the time a row
-  was computed (_sessions_load_id, _registrations_load_id). Watermarks are read at compile time so that
-  Postgres plans with real numbers (and prunes raw partitions before running).
+  was computed (_sessions_load_id, _registrations_load_id); the large tables index both, which finds the
+  rows of the latest run (what their tests read) and the watermark itself. Watermarks are read at compile
+  time so that Postgres plans with real numbers (and prunes raw partitions before running).
 #}
 {% macro max_value(relation, column, default=0) -%}
     {%- if not execute -%}
@@ -15,17 +16,18 @@
 
 {#
   The watermarks an incremental attribution or dimension table has seen, [largest _sessions_load_id,
-  largest _registrations_load_id], read in one scan (nothing indexes them; two max() cost two scans of
-  tables of millions of rows on every incremental run).
+  largest _registrations_load_id]. Watermarks only grow, in both columns at once (every run stamps its rows
+  with the facts' current largest load ids), so the largest pair is the last row of an index on both.
 #}
 {% macro stored_watermarks(relation) -%}
     {%- if not execute -%}
         {{ return([0, 0]) }}
     {%- endif -%}
     {%- set result = run_query(
-        'select coalesce(max(_sessions_load_id), 0), coalesce(max(_registrations_load_id), 0) from ' ~ relation
+        'select _sessions_load_id, _registrations_load_id from ' ~ relation
+        ~ ' order by _sessions_load_id desc, _registrations_load_id desc limit 1'
     ) -%}
-    {{ return([result.rows[0][0], result.rows[0][1]]) }}
+    {{ return([result.rows[0][0], result.rows[0][1]] if result.rows else [0, 0]) }}
 {%- endmacro %}
 
 {#

@@ -29,7 +29,7 @@
 {%- endmacro %}
 
 {% macro recomputed_under_test(prefix='') -%}
-    {#- the facts are upstream of every table with watermarks, hence no ref (usable in a test's where) -#}
+    {#- the facts are upstream of every table with watermarks; no ref, as get_where_subquery calls this too -#}
     {%- set sessions = api.Relation.create(database=target.database, schema='dwh', identifier='fct_sessions') -%}
     {%- set registrations = api.Relation.create(database=target.database, schema='dwh', identifier='fct_registrations') -%}
     {#- literals when the test runs, as in loads_under_test -#}

@@ -6,7 +6,10 @@
         on_schema_change='fail',
         tags=['heavy'],
         pre_hook=["{{ set_work_mem() }}", "set local enable_hashagg = off"],
-        indexes=[{'columns': ['user_id'], 'unique': True}],
+        indexes=[
+            {'columns': ['user_id'], 'unique': True},
+            {'columns': ['_sessions_load_id', '_registrations_load_id']},
+        ],
     )
 }}
 {#

@@ -6,7 +6,10 @@
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
         pre_hook="{{ set_work_mem() }}",
-        indexes=[{'columns': ['registration_key']}],
+        indexes=[
+            {'columns': ['registration_key']},
+            {'columns': ['_sessions_load_id', '_registrations_load_id']},
+        ],
     )
 }}
 {#
