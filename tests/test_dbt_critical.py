@@ -12,14 +12,19 @@ from growth_analytics.load import load_files
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-def test_duplicate_key_stops_the_marts(warehouse_url: str, tmp_path: Path) -> None:
+def build_first_half_of_the_sample(warehouse_url: str, tmp_path: Path) -> tuple[list[Path], Path]:
+    """Load the sample's files before 2020-06-15 and build; return the other files and dbt's target folder."""
     sample = sorted((PROJECT_DIR / "data").glob("*.csv"))
     first = [p for p in sample if p.stem.split("_", 1)[1] < "2020-06-15"]
-    rest = [p for p in sample if p not in first]
     target = tmp_path / "target"
     load_files(first, url=warehouse_url)
     run_dbt_in(target, "build")
+    return [p for p in sample if p not in first], target
+
+
+@pytest.mark.slow
+def test_duplicate_key_stops_the_marts(warehouse_url: str, tmp_path: Path) -> None:
+    rest, target = build_first_half_of_the_sample(warehouse_url, tmp_path)
     before = {table: table_contents(warehouse_url, table) for table in MART_TABLES}
 
     # A duplicate registration key in the incremental fact (as a faulty load or hand edit would leave it),
@@ -42,12 +47,7 @@ def test_duplicate_key_stops_the_marts(warehouse_url: str, tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_a_fact_row_lost_fails_the_reconciliation(warehouse_url: str, tmp_path: Path) -> None:
-    sample = sorted((PROJECT_DIR / "data").glob("*.csv"))
-    first = [p for p in sample if p.stem.split("_", 1)[1] < "2020-06-15"]
-    rest = [p for p in sample if p not in first]
-    target = tmp_path / "target"
-    load_files(first, url=warehouse_url)
-    run_dbt_in(target, "build")
+    rest, target = build_first_half_of_the_sample(warehouse_url, tmp_path)
 
     # The facts take a new delivery, then lose one row of it each (as a faulty incremental step would)
     # before the audits count them.

@@ -26,28 +26,40 @@
 #}
 -- depends_on: {{ ref('stg_sessions_delivered') }}
 {% if is_incremental() %}
-select distinct on (d.user_id, d.time_started, d.medium, d.is_paid)
-    d.user_id,
-    d.time_started,
-    (d.time_started at time zone 'UTC')::date as session_date,
-    d.is_paid,
-    d.medium,
-    d._load_id,
-    d._line_number
-from {{ ref('stg_sessions_delivered') }} as d
--- one probe of the unique index per new row (LIMIT keeps Postgres from hashing all stored sessions instead)
+with new_sessions as (
+    -- the new loads' distinct sessions in key order, so that the probes below walk the unique index in order
+    select distinct on (user_id, time_started, medium, is_paid)
+        user_id,
+        time_started,
+        is_paid,
+        medium,
+        _load_id,
+        _line_number
+    from {{ ref('stg_sessions_delivered') }}
+    where _load_id > {{ max_value(this, '_load_id') }}
+    order by user_id, time_started, medium, is_paid, _load_id, _line_number
+)
+
+select
+    n.user_id,
+    n.time_started,
+    (n.time_started at time zone 'UTC')::date as session_date,
+    n.is_paid,
+    n.medium,
+    n._load_id,
+    n._line_number
+from new_sessions as n
+-- one probe of the unique index per new session (LIMIT keeps Postgres from hashing all stored sessions)
 left join lateral (
     select true as is_known
     from {{ this }} as known
-    where known.user_id = d.user_id
-      and known.time_started = d.time_started
-      and known.medium = d.medium
-      and known.is_paid = d.is_paid
+    where known.user_id = n.user_id
+      and known.time_started = n.time_started
+      and known.medium = n.medium
+      and known.is_paid = n.is_paid
     limit 1
 ) as stored on true
-where d._load_id > {{ max_value(this, '_load_id') }}
-  and stored.is_known is null
-order by d.user_id, d.time_started, d.medium, d.is_paid, d._load_id, d._line_number
+where stored.is_known is null
 {% else %}
 select
     user_id,
