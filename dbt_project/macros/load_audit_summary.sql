@@ -29,3 +29,42 @@ from raw_counts as r
 left join copy_counts as c on c._load_id = r._load_id
 left join staged as s on s._load_id = r._load_id
 {% endmacro %}
+
+{#
+  CTEs `not_stored` and `later_copies` of the loads above `audited`, from the fact: the raw rows the fact
+  does not keep as a first occurrence (its _load_id, _line_number), each counted as a later copy only if
+  the fact holds the same values from an earlier line. `keys`: fact column -> expression over the raw row
+  `r`, the columns of the fact's index that the probes use.
+#}
+{% macro later_copies_from_fact(raw, fact, audited, keys) %}
+not_stored as (
+    select
+        {%- for column, expression in keys.items() %}
+        {{ expression }} as {{ column }},
+        {%- endfor %}
+        r._load_id,
+        r._line_number
+    from {{ raw }} as r
+    where r._load_id > {{ audited }}
+      and not exists (
+          select 1
+          from {{ fact }} as stored
+          where stored._load_id > {{ audited }}
+            and stored._load_id = r._load_id
+            and stored._line_number = r._line_number
+      )
+),
+
+later_copies as (
+    select d._load_id, d._line_number
+    from not_stored as d
+    -- one probe of the fact's index per row (LIMIT keeps Postgres from hashing the whole fact instead)
+    join lateral (
+        select 1
+        from {{ fact }} as known
+        where {% for column in keys %}known.{{ column }} = d.{{ column }}
+          and {% endfor %}(known._load_id, known._line_number) < (d._load_id, d._line_number)
+        limit 1
+    ) as earlier on true
+),
+{% endmacro %}

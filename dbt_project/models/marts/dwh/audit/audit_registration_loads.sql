@@ -17,30 +17,12 @@
 
 with
 
-not_stored as (
-    select r.user_id, r.registration_time, r._load_id, r._line_number
-    from {{ source('raw', 'conversions') }} as r
-    where r._load_id > {{ audited }}
-      and not exists (
-          select 1
-          from {{ ref('fct_registrations') }} as stored
-          where stored._load_id > {{ audited }}
-            and stored._load_id = r._load_id
-            and stored._line_number = r._line_number
-      )
-),
-
-later_copies as (
-    select d._load_id, d._line_number
-    from not_stored as d
-    where exists (
-        select 1
-        from {{ ref('fct_registrations') }} as known
-        where known.user_id = d.user_id
-          and known.registration_time = d.registration_time
-          and (known._load_id, known._line_number) < (d._load_id, d._line_number)
-    )
-),
+{{ later_copies_from_fact(
+    source('raw', 'conversions'),
+    ref('fct_registrations'),
+    audited,
+    {'user_id': 'r.user_id', 'registration_time': 'r.registration_time'},
+) }}
 
 raw_counts as (
     select _load_id, min(_source_file) as _source_file, count(*) as raw_rows

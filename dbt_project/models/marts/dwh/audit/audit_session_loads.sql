@@ -24,34 +24,17 @@
 with
 
 {% if is_incremental() %}
-not_stored as (
-    select r.user_id, r.time_started, r.is_paid, {{ normalise_medium('r.medium') }} as medium, r._load_id, r._line_number
-    from {{ source('raw', 'sessions') }} as r
-    where r._load_id > {{ audited }}
-      and not exists (
-          select 1
-          from {{ ref('fct_sessions') }} as stored
-          where stored._load_id > {{ audited }}
-            and stored._load_id = r._load_id
-            and stored._line_number = r._line_number
-      )
-),
-
-later_copies as (
-    select d._load_id, d._line_number
-    from not_stored as d
-    -- (LIMIT keeps Postgres from hashing all stored sessions instead of probing the index)
-    join lateral (
-        select 1
-        from {{ ref('fct_sessions') }} as known
-        where known.user_id = d.user_id
-          and known.time_started = d.time_started
-          and known.medium = d.medium
-          and known.is_paid = d.is_paid
-          and (known._load_id, known._line_number) < (d._load_id, d._line_number)
-        limit 1
-    ) as earlier on true
-),
+{{ later_copies_from_fact(
+    source('raw', 'sessions'),
+    ref('fct_sessions'),
+    audited,
+    {
+        'user_id': 'r.user_id',
+        'time_started': 'r.time_started',
+        'medium': normalise_medium('r.medium'),
+        'is_paid': 'r.is_paid',
+    },
+) }}
 {% else %}
 {% set delivered -%}
     (
