@@ -1,9 +1,16 @@
 {#
-  The end of a per-load audit model (audit_session_loads, audit_registration_loads): given CTEs
-  `raw_counts` (_load_id, _source_file, raw_rows) and `later_copies` (_load_id, _line_number of each exact
-  copy of an earlier row), count the copies per load and the rows the fact table stores for each load.
+  The end of a per-load audit model (audit_session_loads, audit_registration_loads): given a CTE
+  `later_copies` (_load_id, _line_number of each exact copy of an earlier row), count per load above
+  `audited` the raw rows, the copies and the rows the fact table stores.
 #}
-{% macro load_audit_summary(fact, staged_column, audited) %}
+{% macro load_audit_summary(raw, fact, staged_column, audited) %}
+raw_counts as (
+    select _load_id, min(_source_file) as _source_file, count(*) as raw_rows
+    from {{ raw }}
+    where _load_id > {{ audited }}
+    group by _load_id
+),
+
 copy_counts as (
     select _load_id, count(*) as later_copies, array_agg(_line_number order by _line_number) as later_copy_lines
     from later_copies

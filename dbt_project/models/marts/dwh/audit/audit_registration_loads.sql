@@ -24,11 +24,4 @@ with
     {'user_id': 'r.user_id', 'registration_time': 'r.registration_time'},
 ) }}
 
-raw_counts as (
-    select _load_id, min(_source_file) as _source_file, count(*) as raw_rows
-    from {{ source('raw', 'conversions') }}
-    where _load_id > {{ audited }}
-    group by _load_id
-),
-
-{{ load_audit_summary(ref('fct_registrations'), 'staged_registrations', audited) }}
+{{ load_audit_summary(source('raw', 'conversions'), ref('fct_registrations'), 'staged_registrations', audited) }}

@@ -58,11 +58,4 @@ later_copies as (
 ),
 {% endif %}
 
-raw_counts as (
-    select _load_id, min(_source_file) as _source_file, count(*) as raw_rows
-    from {{ source('raw', 'sessions') }}
-    where _load_id > {{ audited }}
-    group by _load_id
-),
-
-{{ load_audit_summary(ref('fct_sessions'), 'staged_sessions', audited) }}
+{{ load_audit_summary(source('raw', 'sessions'), ref('fct_sessions'), 'staged_sessions', audited) }}
