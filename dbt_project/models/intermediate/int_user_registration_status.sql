@@ -3,6 +3,8 @@
   of their first registration. Input of the SCD2 snapshot snap_user_registration_status (users without a
   registration are not tracked; their appearance in the snapshot is their registration). Built from the
   registrations alone (a few hundred thousand rows), not from dim_user (millions).
+  The watermarks are those of the user's most recently (re)attributed registration: what the snapshot
+  uses to check only the users whose status may have changed.
 #}
 with registrations as (
     select
@@ -11,8 +13,11 @@ with registrations as (
         channel,
         attributed_touch_medium,
         row_number() over (partition by user_id order by registration_time) as registration_number,
-        count(*) over (partition by user_id) as registration_count
+        count(*) over user_registrations as registration_count,
+        max(_sessions_load_id) over user_registrations as _sessions_load_id,
+        max(_registrations_load_id) over user_registrations as _registrations_load_id
     from {{ ref('registration_attribution') }}
+    window user_registrations as (partition by user_id)
 )
 
 select
@@ -21,6 +26,8 @@ select
     registration_count,
     registration_time as first_registration_at,
     channel as first_channel,
-    attributed_touch_medium as first_channel_medium
+    attributed_touch_medium as first_channel_medium,
+    _sessions_load_id,
+    _registrations_load_id
 from registrations
 where registration_number = 1

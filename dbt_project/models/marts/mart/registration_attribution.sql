@@ -9,6 +9,7 @@
         indexes=[
             {'columns': ['registration_key'], 'unique': True},
             {'columns': ['registration_date']},
+            {'columns': ['user_id']},
             {'columns': ['_sessions_load_id', '_registrations_load_id']},
         ],
     )

@@ -1,0 +1,41 @@
+{% snapshot snap_user_registration_status %}
+-- depends_on: {{ ref('registration_attribution') }}
+{#
+  Checks only the users whose status can have changed since the snapshot's newest version, not every
+  registered user. A status changes only when one of the user's registrations is (re)attributed, which
+  stamps it with the run's watermarks (they only grow); each version keeps the watermarks of its user.
+  - Users with a registration stamped after the newest version are checked; a run whose snapshot failed
+    or was skipped is caught up by the next one, as its newest version is older.
+  - An attribution built in one run (every row has the same watermarks: a first build or a full refresh,
+    maybe of new rules or a new channel mapping on the same loads) is checked in full.
+  - The first run, and a snapshot from before the watermark columns, check every user.
+  Users not selected keep their current version: the snapshot ignores rows missing from its input.
+#}
+{%- set attribution = ref('registration_attribution') -%}
+{%- set state_query -%}
+    select
+        max(_sessions_load_id),
+        max(_registrations_load_id),
+        (select array[_sessions_load_id, _registrations_load_id] from {{ attribution }}
+         order by _sessions_load_id, _registrations_load_id limit 1)
+        = (select array[_sessions_load_id, _registrations_load_id] from {{ attribution }}
+           order by _sessions_load_id desc, _registrations_load_id desc limit 1) as built_in_one_run
+    from {{ this }}
+{%- endset -%}
+{%- set newest = none -%}
+{%- if execute and load_relation(this) is not none
+      and '_sessions_load_id' in adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- set newest = run_query(state_query).rows[0] -%}
+{%- endif %}
+
+select * from {{ ref('int_user_registration_status') }}
+{%- if newest is not none and newest[0] is not none and not newest[2] %}
+-- an array parameter, not a semi-join: Postgres then filters below the model's window functions
+where user_id = any(array(
+    select user_id
+    from {{ attribution }}
+    where (_sessions_load_id, _registrations_load_id) > ({{ newest[0] }}, {{ newest[1] }})
+))
+{%- endif %}
+
+{% endsnapshot %}
