@@ -1,4 +1,11 @@
 {% snapshot snap_user_registration_status %}
+{{
+    config(
+        unique_key='user_id',
+        strategy='check',
+        check_cols=['registration_count', 'first_registration_at', 'first_channel', 'first_channel_medium'],
+    )
+}}
 -- depends_on: {{ ref('registration_attribution') }}
 {#
   Checks only the users whose status can have changed since the snapshot's newest version, not every

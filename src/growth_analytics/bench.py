@@ -252,7 +252,9 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     )
     dag_seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"growth_etl failed: {(proc.stdout + proc.stderr).strip()[-800:]}")
+        log = home / "dags_test.log"
+        log.write_text(proc.stdout + proc.stderr)
+        raise RuntimeError(f"growth_etl failed (its whole output: {log}): {proc.stderr.strip()[-800:]}")
     report.record("dag_run_seconds", dag_seconds, "s")
 
     print("the same steps directly (the DAG's dbt invocations, in-process, no Airflow), fresh database ...")
