@@ -129,7 +129,17 @@ def test_folder_header_only_and_last_line_without_break(warehouse_url: str, tmp_
 # Exactly once
 
 
-def test_reload_is_a_noop_and_new_files_append(warehouse_url: str, tmp_path: Path) -> None:
+# Where the content hash is computed: before the load (small files) or beside it (large files).
+HASHED = pytest.mark.parametrize(
+    "hash_beside_load_from", [load.HASH_BESIDE_LOAD_BYTES, 0], ids=["first", "beside"]
+)
+
+
+@HASHED
+def test_reload_is_a_noop_and_new_files_append(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_beside_load_from: int
+) -> None:
+    monkeypatch.setattr(load, "HASH_BESIDE_LOAD_BYTES", hash_beside_load_from)
     first = write(tmp_path / "s1.csv", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
     [loaded] = load.load_files([first])
     before = ledger(warehouse_url)
@@ -154,7 +164,7 @@ def test_reload_is_a_noop_and_new_files_append(warehouse_url: str, tmp_path: Pat
 
 def test_concurrent_load_of_the_same_bytes_waits_and_steps_aside(warehouse_url: str, tmp_path: Path) -> None:
     path = write(tmp_path / "s.csv", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
-    sha, size = load.file_sha256(path)
+    sha, size = load.file_sha256(path), path.stat().st_size
     results: list[load.FileResult] = []
     with connect(warehouse_url) as other:
         load.ensure_raw_schema(other)
@@ -175,7 +185,11 @@ def test_concurrent_load_of_the_same_bytes_waits_and_steps_aside(warehouse_url: 
     assert query(warehouse_url, "select count(*) from raw.sessions") == [(0,)]
 
 
-def test_parallel_loads_load_each_file_once(warehouse_url: str, tmp_path: Path) -> None:
+@HASHED
+def test_parallel_loads_load_each_file_once(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_beside_load_from: int
+) -> None:
+    monkeypatch.setattr(load, "HASH_BESIDE_LOAD_BYTES", hash_beside_load_from)
     sessions = big_sessions_file(tmp_path / "sessions.csv", 30_000)
     copy = write(tmp_path / "sessions_copy.csv", sessions.read_bytes())
     conversions = write(tmp_path / "conversions.csv", "user_id,registration_time\n5,2020-06-01 10:00:00\n")
