@@ -28,16 +28,7 @@
 {% if is_incremental() %}
 with new_sessions as (
     -- the new loads' distinct sessions in key order, so that the probes below walk the unique index in order
-    select distinct on (user_id, time_started, medium, is_paid)
-        user_id,
-        time_started,
-        is_paid,
-        medium,
-        _load_id,
-        _line_number
-    from {{ ref('stg_sessions_delivered') }}
-    where _load_id > {{ max_value(this, '_load_id') }}
-    order by user_id, time_started, medium, is_paid, _load_id, _line_number
+    {{ first_session_occurrences('_load_id > ' ~ max_value(this, '_load_id')) }}
 )
 
 select

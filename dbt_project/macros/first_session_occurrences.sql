@@ -1,0 +1,22 @@
+{#
+  The first occurrence of each distinct session among the delivered session rows that `where` selects, in
+  key order: exact duplicates -- the same user, start time, medium and paid flag (medium trimmed and
+  upper-cased) -- collapse into the row of the lowest load, then line. One sort and one pass (DISTINCT ON),
+  no self-join. stg_sessions is this over every load, fct_sessions' incremental runs over the new loads.
+#}
+{% macro first_session_occurrences(where=none) -%}
+select distinct on (user_id, time_started, medium, is_paid)
+    user_id,
+    time_started,
+    is_paid,
+    medium,
+    _load_id,
+    _source_file,
+    _line_number,
+    _loaded_at
+from {{ ref('stg_sessions_delivered') }}
+{%- if where %}
+where {{ where }}
+{%- endif %}
+order by user_id, time_started, medium, is_paid, _load_id, _line_number
+{%- endmacro %}
