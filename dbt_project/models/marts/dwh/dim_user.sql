@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook=["{{ set_work_mem() }}", "set local enable_hashagg = off"],
+        pre_hook=["{{ set_work_mem(parallel=false) }}", "set local enable_hashagg = off"],
         indexes=[
             {'columns': ['user_id'], 'unique': True},
             {'columns': ['_sessions_load_id', '_registrations_load_id']},

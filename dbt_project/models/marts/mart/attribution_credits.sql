@@ -26,35 +26,42 @@
 #}
 {% set half_life_days = var('attribution_half_life_days') %}
 {% set unattributed = var('unattributed_channel') %}
+{% set touch_weight -%}
+    coalesce(power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}), 1.0)
+{%- endset %}
 
 with
 
-registrations as (
+registrations as not materialized (
+    -- read twice, yet inlined: a materialised CTE is scanned by the leader process alone, and every join
+    -- with it then runs serially
     {{ registrations_in_scope(ref('fct_registrations'), ref('fct_sessions')) }}
 ),
 
 touches as (
-    -- the registration's columns travel with its touches and credits: joining the credits back to the
-    -- registrations at the end sorted millions of rows
+    -- every registration with its touches in the lookback window; a registration without any is one row
+    -- without a touch, whose credit goes to var('unattributed_channel') (n = 1 and weight 1 give it 1.0 in
+    -- every model). The registration's columns travel with its touches and credits: joining the credits
+    -- back to the registrations at the end sorted millions of rows.
     select
         r.registration_key,
         r.user_id,
         r.registration_time,
         r.registration_date,
-        t.medium as channel,
+        coalesce(t.medium, '{{ unattributed }}') as channel,
         row_number() over touch_order as position,
         count(*) over touch_order as n,
-        power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}) as weight,
-        sum(power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}))
-            over touch_order as total_weight
-    from {{ ref('int_registration_touches') }} as t
-    join registrations as r on r.registration_key = t.registration_key
-    where t.is_in_lookback
+        {{ touch_weight }} as weight,
+        sum({{ touch_weight }}) over touch_order as total_weight
+    from registrations as r
+    left join {{ ref('int_registration_touches') }} as t
+        on t.registration_key = r.registration_key
+       and t.is_in_lookback
     window
         -- one window for all (a single sort): row_number follows the order, count and sum see the whole
         -- registration through the frame
         touch_order as (
-            partition by t.registration_key
+            partition by r.registration_key
             order by t.time_started, t.medium, t.is_paid
             rows between unbounded preceding and unbounded following
         )
@@ -99,22 +106,6 @@ multi_touch as (
     where m.credit > 0
 ),
 
-without_touch as (
-    select
-        r.registration_key,
-        r.user_id,
-        r.registration_time,
-        r.registration_date,
-        m.model,
-        '{{ unattributed }}' as channel,
-        1.0::double precision as credit
-    from registrations as r
-    cross join (
-        values ('first_touch'), ('last_touch'), ('linear'), ('time_decay'), ('position_based')
-    ) as m (model)
-    where not exists (select 1 from touches as t where t.registration_key = r.registration_key)
-),
-
 rule_based as (
     select
         a.registration_key,
@@ -132,8 +123,6 @@ credits as (
     select * from rule_based
     union all
     select * from multi_touch
-    union all
-    select * from without_touch
 )
 
 select

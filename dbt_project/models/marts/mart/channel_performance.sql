@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ set_work_mem() }}",
+        pre_hook="{{ set_work_mem(parallel=false) }}",
         indexes=[{'columns': ['activity_date']}],
     )
 }}

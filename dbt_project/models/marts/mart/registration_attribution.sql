@@ -26,7 +26,9 @@
 #}
 with
 
-registrations as (
+registrations as not materialized (
+    -- read twice, yet inlined: a materialised CTE is scanned by the leader process alone, and everything
+    -- joined to it then runs serially (full build: 5.1 s, inlined and parallel: 3.3 s)
     {{ registrations_in_scope(ref('fct_registrations'), ref('fct_sessions')) }}
 ),
 
