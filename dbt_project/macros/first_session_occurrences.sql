@@ -8,6 +8,7 @@
 select distinct on (user_id, time_started, medium, is_paid)
     user_id,
     time_started,
+    session_date,
     is_paid,
     medium,
     _load_id,

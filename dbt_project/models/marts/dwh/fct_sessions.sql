@@ -34,7 +34,7 @@ with new_sessions as (
 select
     n.user_id,
     n.time_started,
-    (n.time_started at time zone 'UTC')::date as session_date,
+    n.session_date,
     n.is_paid,
     n.medium,
     n._load_id,
@@ -55,7 +55,7 @@ where stored.is_known is null
 select
     user_id,
     time_started,
-    (time_started at time zone 'UTC')::date as session_date,
+    session_date,
     is_paid,
     medium,
     _load_id,
