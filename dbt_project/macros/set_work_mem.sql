@@ -6,6 +6,8 @@
   and large, and compiling their expressions costs seconds without paying back on two cores.
   Index builds stay in one process: over the heavy models' presorted or mid-sized inputs, parallel builds
   took as long, or up to half a second less, for a third more CPU.
+  `index_setting`: the memory of the model's index builds, when it differs from `setting` (models that
+  run with the small hash_work_mem still build their indexes in memory).
   `parallel`: the models on the build's critical path go parallel. Postgres' defaults price passing a row
   from a worker so high that a sort or aggregate of millions of rows never goes parallel, yet the select
   of fct_sessions' full build (a sort of 10M sessions) takes 6.3 s in parallel instead of 9.6 s. The
@@ -15,9 +17,9 @@
   taken from the model the build waits for (dim_user: 3.7 s either way, 5.3 CPU-seconds in parallel
   against 3.7).
 #}
-{% macro set_work_mem(setting='heavy_work_mem', parallel=true) -%}
+{% macro set_work_mem(setting='heavy_work_mem', parallel=true, index_setting=none) -%}
     set local work_mem = '{{ var(setting) }}';
-    set local maintenance_work_mem = '{{ var(setting) }}';
+    set local maintenance_work_mem = '{{ var(index_setting or setting) }}';
     set local max_parallel_maintenance_workers = 0;
     set local jit = off;
     {%- if parallel %}

@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
-        pre_hook="{{ set_work_mem() }}",
+        pre_hook="{{ set_work_mem('hash_work_mem', index_setting='heavy_work_mem') }}",
         indexes=[
             {'columns': ['registration_key']},
             {'columns': ['_sessions_load_id', '_registrations_load_id']},

@@ -4,7 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ set_work_mem() }}",
+        pre_hook="{{ set_work_mem('hash_work_mem', index_setting='heavy_work_mem') }}",
     )
 }}
 {#
