@@ -8,7 +8,7 @@ select
     user_id,
     time_started,
     -- here rather than in fct_sessions: computed by the parallel workers before the full build's sort,
-    -- not by the one process that writes its output (fct_sessions' full build: 1 s less)
+    -- not by the one process that writes its output
     (time_started at time zone 'UTC')::date as session_date,
     is_paid,
     {{ normalise_medium('medium') }} as medium,
