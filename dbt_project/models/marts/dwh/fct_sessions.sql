@@ -5,6 +5,7 @@
         on_schema_change='fail',
         tags=['heavy'],
         pre_hook="{{ set_work_mem('sort_work_mem') }}",
+        post_hook=[after_commit("vacuum {{ this }}")],
         indexes=[
             {'columns': ['user_id', 'time_started', 'medium', 'is_paid'], 'unique': True},
             {'columns': ['_load_id']},
@@ -23,6 +24,11 @@
   of a known session never comes back. The index on _load_id finds the newest load (the watermark of every
   incremental model) and the rows of new loads. No index on
   session_date: building it took longer than the scans it saved (dim_date's bounds, channel_performance).
+  VACUUM after each commit marks the pages all-visible (and sets the rows' hint bits once): the readers of
+  user_id, time_started, medium and is_paid -- the attribution's touches, dim_user -- then read the unique
+  index alone (index-only scans), and no autovacuum pass over the new table competes with the build later.
+  At 10M sessions it costs 1 s after a full build and 0.2 s after a day's append; registration_attribution
+  went from 9.3 s to 5.2 s and dim_user from 11.2 s to 8.5 s in the same full build.
 #}
 -- depends_on: {{ ref('stg_sessions_delivered') }}
 {% if is_incremental() %}
