@@ -8,7 +8,8 @@
   took as long, or up to half a second less, for a third more CPU.
   `index_setting`: the memory of the model's index builds, when it differs from `setting` (models that
   run with the small hash_work_mem still build their indexes in memory).
-  `parallel`: the models on the build's critical path go parallel. Postgres' defaults price passing a row
+  `parallel`: the models on the build's critical path go parallel (the server runs every other statement
+  serially: max_parallel_workers_per_gather = 0 there). Postgres' defaults price passing a row
   from a worker so high that a sort or aggregate of millions of rows never goes parallel, yet the select
   of fct_sessions' full build (a sort of 10M sessions) takes 6.3 s in parallel instead of 9.6 s. The
   leader process only gathers: it merges the workers' sorted output and writes the table, and taking its
@@ -23,6 +24,7 @@
     set local max_parallel_maintenance_workers = 0;
     set local jit = off;
     {%- if parallel %}
+    set local max_parallel_workers_per_gather = {{ var('parallel_workers_per_model') }};
     set local parallel_setup_cost = 10;
     set local parallel_tuple_cost = 0.001;
     set local parallel_leader_participation = off

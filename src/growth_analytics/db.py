@@ -56,6 +56,11 @@ SERVER_SETTINGS: dict[str, str | int] = {
     # The models' statements are few and large or many and small; JIT compilation costs more than it saves
     # here (paired runs at 10M sessions: incremental day 19 s -> 17 s; full build within run-to-run noise).
     "jit": "off",
+    # Two dbt threads already keep both cores busy: a parallel plan for one node takes its workers' CPU from
+    # the node beside it. Statements stay serial unless a model opts in (macro set_work_mem, the models the
+    # full build waits for). Serial plans also pick merge joins of index-only scans where the parallel ones
+    # hashed a whole table (the test that every session's user is in dim_user: 4.6 s -> 1.8 s).
+    "max_parallel_workers_per_gather": 0,
 }
 
 

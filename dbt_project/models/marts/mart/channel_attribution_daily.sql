@@ -1,4 +1,4 @@
-{{ config(tags=['attribution']) }}
+{{ config(tags=['attribution'], pre_hook="{{ set_work_mem() }}") }}
 {# Registrations per day, model and channel: the sum of the credits (fractional for multi-touch). #}
 select
     registration_date,
