@@ -2,7 +2,8 @@
   The first occurrence of each distinct session among the delivered session rows that `where` selects, in
   key order: exact duplicates -- the same user, start time, medium and paid flag (medium trimmed and
   upper-cased) -- collapse into the row of the lowest load, then line. One sort and one pass (DISTINCT ON),
-  no self-join. stg_sessions is this over every load, fct_sessions' incremental runs over the new loads.
+  no self-join. fct_sessions' full build takes this over every load, its incremental runs over the new
+  loads.
 #}
 {% macro first_session_occurrences(where=none) -%}
 select distinct on (user_id, time_started, medium, is_paid)

@@ -1,7 +1,7 @@
 {#
   Registrations, one row per distinct (user_id, registration_time): exact duplicate rows collapse into
-  their first occurrence (lowest load, then line). Same "no earlier copy" form as stg_sessions, so that
-  fct_registrations can read only the new loads.
+  their first occurrence (lowest load, then line), as for the sessions. In the "no earlier copy" form, so
+  that fct_registrations can read only the new loads.
 #}
 with source as (
 

@@ -1,8 +1,8 @@
 {#
   Every delivered session row, typed and with its medium normalised, exact duplicates included (one row per
-  raw row). The base of stg_sessions (which collapses the duplicates), of the incremental appends to
-  fct_sessions (a filter on _load_id here prunes the partitioned raw table to the new files) and of the
-  data tests that reconcile the facts with what was delivered.
+  raw row). The base of fct_sessions, which keeps the first occurrence of each distinct session (macro
+  first_session_occurrences; in incremental runs a filter on _load_id here prunes the partitioned raw
+  table to the new files), and of the data tests that reconcile the facts with what was delivered.
 #}
 select
     user_id,

@@ -15,6 +15,8 @@
   so that facts always find their channel. Every run rewrites every row (the seeds may have changed; rows
   of another run are removed afterwards), but only the sessions of new loads are searched for mediums.
 #}
+-- built from the facts only once their critical tests (which read the per-load audits) have passed
+-- depends_on: {{ ref('audit_session_loads') }}
 with
 
 seen_mediums as (

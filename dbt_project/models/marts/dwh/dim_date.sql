@@ -12,6 +12,9 @@
   own bounds with the dates of the new loads (found through the facts' _load_id indexes) and rewrite the
   calendar, a few hundred rows.
 #}
+-- built from the facts only once their critical tests (which read the per-load audits) have passed
+-- depends_on: {{ ref('audit_session_loads') }}
+-- depends_on: {{ ref('audit_registration_loads') }}
 {% if is_incremental() %}
     {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
 {% endif %}

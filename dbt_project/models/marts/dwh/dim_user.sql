@@ -19,6 +19,9 @@
   order, which is also its physical order: no hash table of millions of users. Postgres underestimates
   the number of users and would pick a hash aggregate, hence enable_hashagg off for this model.
 #}
+-- built from the facts only once their critical tests (which read the per-load audits) have passed
+-- depends_on: {{ ref('audit_session_loads') }}
+-- depends_on: {{ ref('audit_registration_loads') }}
 {% if is_incremental() %}
     {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
 {% endif %}

@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ set_work_mem(parallel=false) }}",
+        pre_hook="{{ set_work_mem(parallel=is_incremental()) }}",
         indexes=[{'columns': ['activity_date']}],
     )
 }}
@@ -15,6 +15,9 @@
   from the attributed touch to the registration. A session counts for the channel of the rule for its
   medium (e.g. PAID SEARCH -> PAID_SEARCH), mediums without a rule for the catch-all rule (OTHERS).
   Incremental runs recompute the days that got new sessions or whose registrations were (re)attributed.
+  A full build runs in one process, beside attribution_credits on the build's critical path; an
+  incremental run is short of work for both cores, and its scan of every session for the changed days
+  goes parallel (1.0 s -> 0.6 s).
 #}
 {% if is_incremental() %}
     {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
