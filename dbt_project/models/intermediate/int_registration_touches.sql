@@ -3,12 +3,7 @@
   registration. Sessions are joined only for registering users, through the index on
   fct_sessions (user_id, time_started). A view: the attribution models filter it to the registrations they
   (re)compute, and Postgres pushes that filter into the join.
-  The per-load audits are no input, but the facts' critical tests (reconciliation with raw, not null,
-  relationships) read them; in a build a test holds back only the models downstream of all the tables it
-  reads, so the attribution depends on the audits to stop when those tests fail.
 #}
--- depends_on: {{ ref('audit_session_loads') }}
--- depends_on: {{ ref('audit_registration_loads') }}
 select
     r.registration_key,
     r.user_id,

@@ -24,6 +24,15 @@
   var('unattributed_channel').
   One DISTINCT ON pass over (touch x matching rule), no anti-joins.
 #}
+{#-
+  The per-load audits are no input, but the facts' critical tests (reconciliation with raw, not null,
+  relationships) read them; in a build a test holds back only the models downstream of all the tables it
+  reads, so the attribution (and all built from it) depends on the audits to stop when those tests fail.
+  Here rather than on the touches view: dbt then queues this model with the dimensions, ahead of their
+  tests, instead of behind them.
+-#}
+-- depends_on: {{ ref('audit_session_loads') }}
+-- depends_on: {{ ref('audit_registration_loads') }}
 with
 
 registrations as not materialized (
