@@ -67,3 +67,26 @@ def test_a_fact_row_lost_fails_the_reconciliation(warehouse_url: str, tmp_path: 
     assert status["registrations_reconcile_with_raw"] == "fail"
     for model in ("registration_attribution", "attribution_credits", "channel_performance"):
         assert status[model] == "skipped", model
+
+
+@pytest.mark.slow
+def test_a_null_in_a_new_fact_row_stops_the_marts(warehouse_url: str, tmp_path: Path) -> None:
+    rest, target = build_first_half_of_the_sample(warehouse_url, tmp_path)
+
+    # One new session stored without its medium (as a faulty model change would leave it): the single
+    # scan of the latest loads that checks the key columns of fct_sessions catches it.
+    load_files(rest, url=warehouse_url)
+    run_dbt_in(target, "run", "--select", "fct_sessions")
+    query(
+        warehouse_url,
+        "update dwh.fct_sessions set medium = null where ctid = (select ctid from dwh.fct_sessions "
+        "where _load_id = (select max(_load_id) from dwh.fct_sessions) limit 1)",
+    )
+
+    build = run_dbt_in(target, "build", check=False)
+    assert build.returncode != 0
+    status = run_results(target)
+    not_null = next(name for name in status if name.startswith("not_null_in_latest_loads_fct_sessions"))
+    assert status[not_null] == "fail"
+    for model in ("dim_user", "registration_attribution", "attribution_credits", "channel_performance"):
+        assert status[model] == "skipped", model
