@@ -12,6 +12,11 @@ from growth_analytics.load import load_files
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
+def one_row_of_the_latest_load(fact: str) -> str:
+    """A WHERE condition on `fact` that selects one row of its newest load."""
+    return f"ctid = (select ctid from {fact} where _load_id = (select max(_load_id) from {fact}) limit 1)"
+
+
 def build_first_half_of_the_sample(warehouse_url: str, tmp_path: Path) -> tuple[list[Path], Path]:
     """Load the sample's files before 2020-06-15 and build; return the other files and dbt's target folder."""
     sample = sorted((PROJECT_DIR / "data").glob("*.csv"))
@@ -54,11 +59,7 @@ def test_a_fact_row_lost_fails_the_reconciliation(warehouse_url: str, tmp_path: 
     load_files(rest, url=warehouse_url)
     run_dbt_in(target, "run", "--select", "fct_sessions", "fct_registrations")
     for fact in ("dwh.fct_sessions", "dwh.fct_registrations"):
-        query(
-            warehouse_url,
-            f"delete from {fact} where ctid = (select ctid from {fact} "
-            f"where _load_id = (select max(_load_id) from {fact}) limit 1)",
-        )
+        query(warehouse_url, f"delete from {fact} where {one_row_of_the_latest_load(fact)}")
 
     build = run_dbt_in(target, "build", check=False)
     assert build.returncode != 0
@@ -77,11 +78,8 @@ def test_a_null_in_a_new_fact_row_stops_the_marts(warehouse_url: str, tmp_path: 
     # scan of the latest loads that checks the key columns of fct_sessions catches it.
     load_files(rest, url=warehouse_url)
     run_dbt_in(target, "run", "--select", "fct_sessions")
-    query(
-        warehouse_url,
-        "update dwh.fct_sessions set medium = null where ctid = (select ctid from dwh.fct_sessions "
-        "where _load_id = (select max(_load_id) from dwh.fct_sessions) limit 1)",
-    )
+    fact = "dwh.fct_sessions"
+    query(warehouse_url, f"update {fact} set medium = null where {one_row_of_the_latest_load(fact)}")
 
     build = run_dbt_in(target, "build", check=False)
     assert build.returncode != 0
