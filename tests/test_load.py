@@ -434,6 +434,37 @@ def test_chunk_parser_agrees_with_the_line_parser() -> None:
         b"S,f,1,2020-06-01x12:00:00",
         b"T,f,1,2020-06-01 12:00:00.25",
         b"\xc3\x9c,f,1,2020-06-01 12:00:00",
+        # fractions and zones after the seconds
+        b"U,f,1,2020-06-01 12:00:00.5",
+        b"U,f,1,2020-06-01T12:00:00.123456Z",
+        b"U,f,1,2020-06-01 12:00:00.1234565",
+        b"U,f,1,2020-06-01 12:00:00.99999999+02:00",
+        b"U,f,1,2020-06-01 12:00:00.000001-05:00",
+        b"U,f,1,2020-06-01 12:00:00.",
+        b"U,f,1,2020-06-01 12:00:00.12a",
+        b"U,f,1,2020-06-01 12:00:00.123 ",
+        b"U,f,1,2020-06-01 12:00:00.123+24:00",
+        b"U,f,1,2020-06-01 12:00:00+02:60",
+        b"U,f,1,2020-06-01 12:00:00Zx",
+        b"U,f,1,2020-06-01 12:00:00+02:00Z",
+        b"U,f,1,2020-06-01 12:00:00z",
+        # quoted fields
+        b'"V",f,1,2020-06-01 12:00:00',
+        b'V,"t",1,2020-06-01 12:00:00',
+        b'V,f,"42",2020-06-01 12:00:00',
+        b'V,f,1,"2020-06-01 12:00:00"\r',
+        b'"V,W",f,1,2020-06-01 12:00:00',
+        b'"V",f,"1",2020-06-01 12:00:00',
+        b'"V""W",f,1,2020-06-01 12:00:00',
+        b'"",f,1,2020-06-01 12:00:00',
+        b'" ",f,1,2020-06-01 12:00:00',
+        b'"V,f,1,2020-06-01 12:00:00"',
+        b'"V,f,1,2020-06-01 12:00:00',
+        b'V,f,1,2020-06-01 12:00:00"',
+        b'V"W",f,1,2020-06-01 12:00:00',
+        b'"V"W,f,1,2020-06-01 12:00:00',
+        b'"V",f,1',
+        b'"V",f,1,2020-06-01 12:00:00,x',
     ]
     result = load.parse_chunk(b"\n".join(lines) + b"\n", 2, header, layout)
     expected_rows, expected_rejects = [], []
@@ -446,7 +477,7 @@ def test_chunk_parser_agrees_with_the_line_parser() -> None:
     assert sorted(got_rows) == sorted(expected_rows)
     assert result.loaded == len(expected_rows)
     assert sorted(result.rejects) == sorted(expected_rejects)
-    assert len(expected_rows) == 10  # the cases above mix both outcomes
+    assert (len(expected_rows), len(expected_rejects)) == (22, 29)  # the cases above mix both outcomes
 
 
 def test_chunk_parser_takes_the_common_shapes_itself() -> None:
@@ -456,9 +487,12 @@ def test_chunk_parser_takes_the_common_shapes_itself() -> None:
         b"1,2020-02-29T00:00:00,F,A",
         b"9223372036854775807,2020-06-01 23:59:59Z,0,ORGANIC SEARCH",
         b"42,2020-06-01 12:00:00-07:30,Yes,DIRECT\r",
+        b'7,2020-06-01 12:00:00.250,false,"Organic Search"',
+        b'8,2020-06-01T12:00:00.647831,no,"Paid Social"\r',
+        b"9,2020-06-01T12:00:00.019Z,1,EMAIL",
     ]
     result = load.parse_chunk(b"\n".join(lines) + b"\n", 2, header, load.RowLayout.of(header.feed))
-    assert (result.loaded, result.exact_lines, result.rejects) == (4, 0, [])
+    assert (result.loaded, result.exact_lines, result.rejects) == (7, 0, [])
 
 
 def _split_binary_rows(data: bytes, layout: load.RowLayout) -> list[bytes]:

@@ -473,10 +473,10 @@ def _days_since_2000(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
 
 
 def _fast_timestamp(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``YYYY-MM-DD[T ]HH:MM:SS`` with nothing, ``Z`` or ``±HH:MM`` after it -> microseconds since 2000."""
-    a = b.a
+    """``YYYY-MM-DD[T ]HH:MM:SS``, then ``.`` and 1-6 digits or nothing, then ``Z``, ``±HH:MM`` or nothing
+    -> microseconds since 2000. Longer fractions (rounded by the exact parser) go to the exact parser."""
     length = e - s
-    ok = (length == 19) | (length == 20) | (length == 25)
+    ok = (length >= 19) & (length <= 19 + _TS_TAIL)
     words = b.words(s)
     pairs = []
     for word, digits, seps, sep_values in zip(
@@ -500,19 +500,41 @@ def _fast_timestamp(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     ok &= day <= _DAYS_IN_MONTH[month] + (leap & (month == 2))
     micros = (_days_since_2000(year, month, day) * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000
-    zulu = length == 20
-    ok &= ~zulu | (byte(words[2], 3) == ord("Z"))
-    with_offset = np.flatnonzero(ok & (length == 25))
-    if len(with_offset):
-        z = a[s[with_offset, None] + np.arange(19, 25)].astype(np.int64) - 48
-        zone_digits = z[:, [1, 2, 4, 5]]
-        zone_ok = (z[:, 0] == ord("+") - 48) | (z[:, 0] == ord("-") - 48)
-        zone_ok &= (z[:, 3] == ord(":") - 48) & ((zone_digits >= 0) & (zone_digits <= 9)).all(axis=1)
-        hours, minutes = z[:, 1] * 10 + z[:, 2], z[:, 4] * 10 + z[:, 5]
-        zone_ok &= (hours <= 23) & (minutes <= 59)
-        offset = (hours * 60 + minutes) * 60_000_000
-        micros[with_offset] -= np.where(z[:, 0] == ord("+") - 48, offset, -offset)
-        ok[with_offset] &= zone_ok
+    with_tail = np.flatnonzero(ok & (length > 19))
+    if len(with_tail):
+        tail_ok, tail_micros = _timestamp_tail(b, s[with_tail] + 19, length[with_tail] - 19)
+        ok[with_tail] = tail_ok
+        micros[with_tail] += tail_micros
+    return ok, micros
+
+
+_TS_TAIL = 13  # the longest tail read here: ".ffffff+HH:MM"
+_FRACTION_SCALE = 10 ** np.arange(5, -1, -1, dtype=np.int64)
+
+
+def _timestamp_tail(b: _Bytes, at: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The part after the seconds (1 to _TS_TAIL bytes): valid?, and microseconds to add."""
+    rows = np.arange(len(at))[:, None]
+    t = b.windows[at + _PAD].astype(np.int64)  # the tail's first _WINDOW bytes, one row each
+    fraction = t[:, 0] == ord(".")
+    digit = (t[:, 1:8] >= ord("0")) & (t[:, 1:8] <= ord("9"))
+    digits = np.where(fraction, np.argmin(np.c_[digit, np.zeros(len(at), bool)], axis=1), 0)
+    ok = ~fraction | ((digits >= 1) & (digits <= 6))
+    values = np.where(np.arange(6) < digits[:, None], t[:, 1:7] - ord("0"), 0)
+    micros = values @ _FRACTION_SCALE
+    zone_at = np.where(fraction, digits + 1, 0)
+    zone_size = size - zone_at
+    z = t[rows, zone_at[:, None] + np.arange(6)]
+    zulu = (zone_size == 1) & (z[:, 0] == ord("Z"))
+    zone_digits = z[:, [1, 2, 4, 5]]
+    offset = (zone_size == 6) & ((z[:, 0] == ord("+")) | (z[:, 0] == ord("-"))) & (z[:, 3] == ord(":"))
+    offset &= ((zone_digits >= ord("0")) & (zone_digits <= ord("9"))).all(axis=1)
+    hours = (z[:, 1] - ord("0")) * 10 + z[:, 2] - ord("0")
+    minutes = (z[:, 4] - ord("0")) * 10 + z[:, 5] - ord("0")
+    offset &= (hours <= 23) & (minutes <= 59)
+    ok &= (zone_size == 0) | zulu | offset
+    shift = np.where(offset, (hours * 60 + minutes) * 60_000_000, 0)
+    micros -= np.where(z[:, 0] == ord("+"), shift, -shift)
     return ok, micros
 
 
@@ -539,6 +561,54 @@ _FAST_PARSERS = {"bigint": _fast_bigint, "timestamptz": _fast_timestamp, "boolea
 
 
 @dataclass
+class _QuotedFields:
+    """Lines whose only special bytes are the two quotes around one whole field with no comma inside
+    (``...,false,"Organic Search"``): the chunk parser reads the field between the quotes."""
+
+    lines: np.ndarray  # line index in the chunk, ascending
+    field: np.ndarray  # index of the quoted field on the line
+
+    @classmethod
+    def none(cls) -> _QuotedFields:
+        return cls(lines=np.empty(0, dtype=np.int64), field=np.empty(0, dtype=np.int64))
+
+    @classmethod
+    def of(
+        cls,
+        a: np.ndarray,
+        special: np.ndarray,
+        line_of: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        commas: np.ndarray,
+        first_comma: np.ndarray,
+    ) -> _QuotedFields:
+        lines, first, count = np.unique(line_of, return_index=True, return_counts=True)
+        two = count == 2
+        lines, opening = lines[two], special[first[two]]
+        closing = special[first[two] + 1]
+        comma_before_opening = np.searchsorted(commas, opening)
+        ok = (a[opening] == ord('"')) & (a[closing] == ord('"'))
+        ok &= (opening == starts[lines]) | (a[opening - 1] == ord(","))
+        ok &= (closing + 1 == ends[lines]) | (a[closing + 1] == ord(","))
+        ok &= comma_before_opening == np.searchsorted(commas, closing)
+        return cls(lines=lines[ok], field=(comma_before_opening - first_comma[lines])[ok])
+
+    def where(self, keep: np.ndarray) -> _QuotedFields:
+        return _QuotedFields(lines=self.lines[keep], field=self.field[keep])
+
+    def unquote(self, bounds: list[tuple[np.ndarray, np.ndarray]], cand: np.ndarray) -> None:
+        """Narrow the quoted fields' (start, end) bounds of the candidate lines to the text inside."""
+        if not len(self.lines):
+            return
+        at = np.searchsorted(cand, self.lines)  # every quoted line is a candidate
+        for j, (s, e) in enumerate(bounds):
+            rows = at[self.field == j]
+            s[rows] += 1
+            e[rows] -= 1
+
+
+@dataclass
 class ChunkResult:
     rows: list[bytes]  # COPY binary data (several blocks)
     loaded: int
@@ -557,20 +627,24 @@ def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) 
     starts[0] = 0
     starts[1:] = newlines[:-1] + 1
     ends = newlines.copy()
-    exact = np.zeros(n, dtype=bool)  # lines for the exact parser
-    special = _special_bytes(a)
-    if len(special):
-        line_of = np.searchsorted(newlines, special)
-        crlf = (a[special] == 13) & (special + 1 == newlines[line_of])
-        ends[line_of[crlf]] -= 1
-        exact[line_of[~crlf]] = True
     ncols = len(header.columns)
     commas = np.flatnonzero(a == ord(","))
     commas_before_end = np.searchsorted(commas, newlines)
     first_comma = np.empty(n, dtype=np.int64)
     first_comma[0] = 0
     first_comma[1:] = commas_before_end[:-1]
-    exact |= (commas_before_end - first_comma) != ncols - 1
+    exact = (commas_before_end - first_comma) != ncols - 1  # lines for the exact parser
+    quoted = _QuotedFields.none()
+    special = _special_bytes(a)
+    if len(special):
+        line_of = np.searchsorted(newlines, special)
+        crlf = (a[special] == 13) & (special + 1 == newlines[line_of])
+        ends[line_of[crlf]] -= 1
+        special, line_of = special[~crlf], line_of[~crlf]
+        quoted = _QuotedFields.of(a, special, line_of, starts, ends, commas, first_comma)
+        quoted = quoted.where(~exact[quoted.lines])  # the field count is right
+        exact[line_of] = True
+        exact[quoted.lines] = False
     cand = np.flatnonzero(~exact)
 
     bounds: list[tuple[np.ndarray, np.ndarray]] = []
@@ -582,6 +656,7 @@ def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) 
             field_start = comma + 1
         else:
             bounds.append((field_start, ends[cand]))
+    quoted.unquote(bounds, cand)
     types = dict(header.feed.columns)
     ok = np.ones(len(cand), dtype=bool)
     values: dict[str, np.ndarray] = {}
