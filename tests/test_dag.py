@@ -68,6 +68,8 @@ for dag in bag.dags.values():
             "dbt_node": node.get("unique_id"),
             "outlets": [type(o).__name__ + ":" + getattr(o, "name", "") for o in t.outlets],
             "sql": getattr(t, "sql", None),
+            "threads": t.profile_config.profile_mapping.profile_args.get("threads")
+            if getattr(t, "profile_config", None) else None,
         }
 info = {
     "dag_ids": sorted(bag.dags),
@@ -224,6 +226,7 @@ def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:
         assert task["exclude"] == "tag:business"
         assert task["indirect_selection"] == "buildable"
         assert task["vars"] == {"disable_dbt_artifacts_autoupload": True}
+        assert task["threads"] == 2, "a layer's tests use dbt's threads (GROWTH_DBT_THREADS, default 2)"
     business = tasks["business_checks.business_tests"]
     assert business["select"] == "tag:business" and business["retries"] == 0
 

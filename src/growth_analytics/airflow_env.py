@@ -34,6 +34,8 @@ DBT_TARGET = "dev"
 # dbt variables of every per-node task of growth_etl: run and test results still reach Elementary (its
 # on-run-end hook), the heavy upload of the project's artifacts is done once per DAG run instead.
 TASK_VARS: dict[str, object] = {"disable_dbt_artifacts_autoupload": True}
+# How growth_etl's tasks call dbt: dbt reuses a saved parse only for the same profile, target and vars.
+TASK_DBT_ARGS = ("--profile", DBT_PROFILE, "--target", DBT_TARGET, "--vars", json.dumps(TASK_VARS))
 AIRFLOW_HOME_ENV = "GROWTH_AIRFLOW_HOME"
 UI_HOST = "127.0.0.1"
 UI_PORT_ENV = "GROWTH_AIRFLOW_PORT"
@@ -123,19 +125,7 @@ def prepare_manifest(url: str) -> Path:
     )
     fresh = stamp.exists() and stamp.stat().st_mtime >= manifest.stat().st_mtime
     if not (fresh and stamp.read_text() == wanted):
-        dbt.run_dbt(
-            [
-                "parse",
-                "--quiet",
-                "--profile",
-                DBT_PROFILE,
-                "--target",
-                DBT_TARGET,
-                "--vars",
-                json.dumps(TASK_VARS),
-            ],
-            url=url,
-        )
+        dbt.run_dbt(["parse", "--quiet", *TASK_DBT_ARGS], url=url)
         stamp.write_text(wanted)
     return manifest
 

@@ -325,29 +325,12 @@ def run_dag_steps_directly(url: str, landing: Path) -> float:
     dbt runs in-process (dbtRunner) with the tasks' vars, as the DAG's Cosmos tasks do; Elementary's steps
     are left out on both sides when its package is not installed.
     """
-    from dbt.cli.main import dbtRunner
-
     from growth_analytics import airflow_env, dag, db, dbt, load, schema
 
-    project = dbt.active_project_dir()
-    manifest = json.loads((project / "target" / "manifest.json").read_text())
-    os.environ[WAREHOUSE_URL_ENV] = url
-    runner = dbtRunner()
-    common = [
-        "--project-dir",
-        str(project),
-        "--profiles-dir",
-        str(dbt.dbt_project_dir()),
-        "--profile",
-        airflow_env.DBT_PROFILE,
-        "--target",
-        airflow_env.DBT_TARGET,
-        "--vars",
-        json.dumps(airflow_env.TASK_VARS),
-    ]
+    manifest = json.loads(dbt.manifest_path().read_text())
 
     def invoke(*args: str) -> None:
-        result = runner.invoke([*args, *common])
+        result = dbt.invoke_dbt([*args, *airflow_env.TASK_DBT_ARGS], url)
         if not result.success and args[0] != "source":
             raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception}")
 

@@ -77,6 +77,7 @@ from growth_analytics.airflow_env import (
     DBT_PROFILE,
     DBT_PROJECT_NAME,
     DBT_TARGET,
+    TASK_DBT_ARGS,
     TASK_VARS,
 )
 from growth_analytics.schema import FEEDS, RAW_DDL
@@ -87,6 +88,7 @@ DBT_TARGET_SCHEMA = "public"  # the dev target's schema in dbt_project/profiles.
 ELEMENTARY_REPORT_NAME = "elementary_report.html"
 DOCS_DIR_NAME = "dbt_docs"
 BUSINESS_TAG = "tag:business"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # dbt's saved parse, in a target folder
 
 
 @dataclass(frozen=True)
@@ -301,15 +303,25 @@ def edr_report() -> str:
 
 
 def dbt_docs() -> str:
-    """``dbt docs generate``; the static site is copied to reports/dbt_docs/ (index.html)."""
+    """``dbt docs generate``; the static site is copied to reports/dbt_docs/ (index.html).
+
+    dbt runs in the task's process, like the Cosmos tasks, and starts from the parse made when the project
+    was installed (its own target folder keeps the project's manifest, which the DAG renders from, intact).
+    """
     url = warehouse_url_from_connection()
     target = settings.state_dir() / "dbt_docs_target"
-    generate = ["docs", "generate", "--target-path", str(target)]
-    if dbt.run_dbt(generate, url=url, check=False).returncode != 0:
+    target.mkdir(parents=True, exist_ok=True)
+    installed_parse = dbt.manifest_path().with_name(PARTIAL_PARSE_FILE)
+    if installed_parse.exists():
+        shutil.copy2(installed_parse, target / PARTIAL_PARSE_FILE)
+    generate = ["docs", "generate", "--target-path", str(target), *TASK_DBT_ARGS]
+    if not dbt.invoke_dbt(generate, url).success:
         # Compiling needs every model to compile against the warehouse as it is; after a failed run
         # that may not hold, and the docs (lineage, descriptions, catalog) are still worth having.
         log.warning("dbt docs generate failed while compiling (output above): generating without compiling")
-        dbt.run_dbt([*generate, "--no-compile"], url=url)
+        result = dbt.invoke_dbt([*generate, "--no-compile"], url)
+        if not result.success:
+            raise RuntimeError(f"dbt docs generate --no-compile failed: {result.exception or 'output above'}")
     out = settings.reports_dir() / DOCS_DIR_NAME
     out.mkdir(parents=True, exist_ok=True)
     if not (target / "manifest.json").exists():  # --no-compile writes none: the parsed one serves
@@ -340,7 +352,12 @@ def _profile_config() -> ProfileConfig:
         target_name=DBT_TARGET,
         profile_mapping=PostgresUserPasswordProfileMapping(
             conn_id=CONN_ID,
-            profile_args={"schema": DBT_TARGET_SCHEMA, "threads": 1, "connect_timeout": 10},
+            # A per-node task runs one node whatever the threads; the layers' check tasks use them all.
+            profile_args={
+                "schema": DBT_TARGET_SCHEMA,
+                "threads": settings.dbt_threads(),
+                "connect_timeout": 10,
+            },
         ),
     )
 

@@ -16,10 +16,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from growth_analytics.settings import WAREHOUSE_URL_ENV, dbt_project_dir, state_dir
+
+if TYPE_CHECKING:
+    from dbt.cli.main import dbtRunnerResult
 
 # Entries of dbt_project/ that the core copy must not share: dbt's own output, the package list and the
 # installed packages, and dbt_project.yml, which the copy rewrites.
@@ -114,6 +118,26 @@ def run_dbt(
         text=True,
         capture_output=capture,
     )
+
+
+def invoke_dbt(args: list[str], url: str) -> dbtRunnerResult:
+    """Run ``dbt ARGS`` in this process (dbtRunner, as growth_etl's Cosmos tasks do).
+
+    The profile reads the warehouse URL from the environment, so it is set for the invocation only.
+    """
+    from dbt.cli.main import dbtRunner
+
+    previous = os.environ.get(WAREHOUSE_URL_ENV)
+    os.environ[WAREHOUSE_URL_ENV] = url
+    try:
+        return dbtRunner().invoke(
+            [*args, "--project-dir", str(active_project_dir()), "--profiles-dir", str(dbt_project_dir())]
+        )
+    finally:
+        if previous is None:
+            del os.environ[WAREHOUSE_URL_ENV]
+        else:
+            os.environ[WAREHOUSE_URL_ENV] = previous
 
 
 def ensure_manifest(url: str | None = None) -> Path:

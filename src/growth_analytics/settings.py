@@ -6,6 +6,7 @@ Everything is derived from a few environment variables so that the loader, dbt a
   ``<project>/.growth/postgres`` is used (see :mod:`growth_analytics.db`).
 - ``GROWTH_PROJECT_DIR``: the repository root (defaults to the checkout this package was installed from).
 - ``GROWTH_STATE_DIR``: where local state lives (default ``<project>/.growth``).
+- ``GROWTH_DBT_THREADS``: dbt's threads, for ``dbt`` on the command line and in growth_etl alike.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 WAREHOUSE_URL_ENV = "GROWTH_WAREHOUSE_URL"
 PROJECT_DIR_ENV = "GROWTH_PROJECT_DIR"
+DBT_THREADS_ENV = "GROWTH_DBT_THREADS"
 
 
 def project_dir() -> Path:
@@ -39,6 +41,11 @@ def state_dir() -> Path:
 
 def dbt_project_dir() -> Path:
     return project_dir() / "dbt_project"
+
+
+def dbt_threads() -> int:
+    """dbt's threads (``GROWTH_DBT_THREADS``, default 2 as in dbt_project/profiles.yml)."""
+    return int(os.environ.get(DBT_THREADS_ENV) or 2)
 
 
 def landing_dir() -> Path:
