@@ -777,7 +777,7 @@ def read_header(stream: IO[bytes]) -> tuple[bytes, bytes]:
 
 
 def iter_chunks(stream: IO[bytes], pending: bytes) -> Iterator[tuple[bytes, int | None]]:
-    """Yield (complete lines, None) blocks, and (first bytes of an over-long line, None)... see below.
+    """The stream's lines in blocks of about BLOCK_BYTES.
 
     Yields ``(chunk, too_long)``: ``chunk`` holds complete lines ending with a line break; when a line is
     longer than MAX_LINE_BYTES it is yielded alone with ``too_long`` set to its length in bytes (its text
