@@ -12,9 +12,11 @@ How one file is loaded (``load_files``):
 
 Parsing happens here rather than in Postgres' input functions for two reasons: the input contract is
 stricter than Postgres (which takes ``infinity``, ``now``, ``on`` or a bare date), and a client that
-parses with numpy and sends binary rows keeps up with a bare text ``COPY``: lines in the common shape are
-checked and converted a whole chunk at a time; any other line goes through an exact line-by-line parser
-that either accepts it or rejects it with a reason, so every line is accounted for either way.
+parses with numpy and sends binary rows keeps up with a bare text ``COPY``: lines in the common shapes
+(printable ASCII, at most one field quoted, with no comma or quote inside, timestamps with up to six
+fraction digits) are checked and converted a whole chunk at a time; any other line goes through an exact
+line-by-line parser that either accepts it or rejects it with a reason, so every line is accounted for
+either way.
 """
 
 from __future__ import annotations
