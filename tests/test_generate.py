@@ -402,3 +402,24 @@ def test_cli_writes_files_and_prints_a_summary(tmp_path: Path, capsys: pytest.Ca
     assert growth_main(["generate", "--out", str(tmp_path), "--sessions", "50", "--day", "2020-07-02"]) == 0
     assert (tmp_path / "sessions_2020-07-02.csv").exists()
     assert len(read_lines(tmp_path / "sessions_2020-07-02.csv")) == 51
+
+
+def test_register_share_sets_registrations_per_session(tmp_path: Path) -> None:
+    """The benchmark's data: --register-share 0.245 gives about one registration per ten sessions (the
+    default: one per 25), in the base files and among a day's rows alike."""
+    ratios: dict[str, list[float]] = {}
+    for share in ("0.0985", "0.245"):
+        out = tmp_path / share
+        common = ["generate", "--out", str(out), "--register-share", share]
+        assert growth_main([*common, "--sessions", "40000"]) == 0
+        assert growth_main([*common, "--sessions", "10000", "--day", "2020-07-02"]) == 0
+        ratios[share] = [
+            (len(read_lines(out / f"conversions{suffix}.csv")) - 1)
+            / (len(read_lines(out / f"sessions{suffix}.csv")) - 1)
+            for suffix in ("", "_2020-07-02")
+        ]
+    assert 0.035 <= ratios["0.0985"][0] <= 0.045
+    assert 0.09 <= ratios["0.245"][0] <= 0.11
+    assert ratios["0.245"][1] > 1.5 * ratios["0.0985"][1]  # the day's returning users register as before
+    with pytest.raises(ValueError, match="register_share"):
+        generate(tmp_path / "bad", sessions=10, register_share=0)

@@ -97,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--gzip", action="store_true", help="write .csv.gz files")
     gen.add_argument(
+        "--register-share",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of users who register (default 0.0985: one registration per ~25 sessions; "
+        "0.245: one per ten)",
+    )
+    gen.add_argument(
         "--day",
         type=_iso_date,
         default=None,
@@ -135,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmark loader, dbt and the DAG (separate from the tests)")
     bench.add_argument("--sessions", type=int, default=10_000_000)
+    bench.add_argument(
+        "--register-share",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="share of users who register (default 0.245: about one registration per ten sessions)",
+    )
     bench.add_argument("--out", type=Path, default=None, help="results folder (default: results/)")
     bench.set_defaults(func=_delegate("bench"))
     return parser

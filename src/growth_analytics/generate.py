@@ -96,7 +96,7 @@ _WINDOW = {MEDIUMS.index(medium): seconds for medium, seconds in RULE_WINDOWS.it
 LOOKBACK = 30 * DAY  # multi-touch lookback of the contract; touches are placed on and just past its edge
 
 # Probabilities (per user, registration or row).
-P_REGISTER = 0.0985
+P_REGISTER = 0.0985  # the default share of users who register: about one registration per 25 sessions
 P_REG_NO_SESSION = 0.15  # registrations of users without any session
 P_REG_AFTER_ONLY = 0.03  # registrations whose sessions all come later
 # Outcome of the registrations that have touches: PS, IMP, ORG, DIRECT, OTHERS.
@@ -283,9 +283,11 @@ def _registration_times(rng: np.random.Generator, n: int, period: _Period) -> np
     return t
 
 
-def _simulate_block(rng: np.random.Generator, n_users: int, period: _Period) -> tuple[_Table, _Table]:
+def _simulate_block(
+    rng: np.random.Generator, n_users: int, period: _Period, register_share: float
+) -> tuple[_Table, _Table]:
     """Sessions and registrations of users 0..n_users-1 (block-local numbers), sessions grouped by user."""
-    registers = rng.random(n_users) < P_REGISTER
+    registers = rng.random(n_users) < register_share
     reg_user = np.flatnonzero(registers)
     n_reg = len(reg_user)
     kind = rng.choice(
@@ -817,13 +819,18 @@ class _Run:
 
 
 def _blocks(
-    seed: int, stream: tuple[int, ...], first_user: int, sessions: int, period: _Period
+    seed: int,
+    stream: tuple[int, ...],
+    first_user: int,
+    sessions: int,
+    period: _Period,
+    register_share: float,
 ) -> Iterator[tuple[int, _Table, np.ndarray, _Table, np.ndarray, int, bool]]:
     """Blocks of simulated users until exactly `sessions` session rows; the last block is cut at that row."""
     remaining, block = sessions, 0
     while remaining > 0:
         rng = np.random.default_rng(np.random.SeedSequence([seed, *stream, block]))
-        sess, regs = _simulate_block(rng, BLOCK_USERS, period)
+        sess, regs = _simulate_block(rng, BLOCK_USERS, period, register_share)
         n_users = BLOCK_USERS
         last = len(sess) >= remaining
         if last:  # keep users up to the one owning the last wanted row (its remaining rows are cut)
@@ -843,6 +850,7 @@ def generate(
     daily: bool = False,
     bad_rows: float = 0.0,
     gzip: bool = False,
+    register_share: float = P_REGISTER,
 ) -> GenerateSummary:
     """Write ``sessions.csv`` and ``conversions.csv`` (exactly `sessions` good session rows) into `out_dir`.
 
@@ -851,21 +859,29 @@ def generate(
     bad_rows: share of malformed lines to add per feed (``round(bad_rows * good rows)``, at least one of every
         kind of :data:`BAD_ROW_KINDS` when > 0); kinds alternate in a fixed order.
     gzip: write ``.csv.gz`` (deterministic: no name or time in the gzip header).
+    register_share: share of users who register. Users have 2.5 sessions on average whatever it is, so
+        registrations are about ``register_share / 2.5`` of the sessions (0.245: one per ten sessions).
 
     Files of the same names are overwritten; other files in `out_dir` are left alone.
     """
     if sessions < 1:
         raise ValueError(f"sessions must be at least 1, got {sessions}")
+    _check_share(register_share)
     run = _Run(Path(out_dir), seed, daily, bad_rows, gzip, stream=(0,))
     try:
         for block, sess, sess_users, regs, reg_users, n_users, last in _blocks(
-            seed, (0,), 0, sessions, _Period.base()
+            seed, (0,), 0, sessions, _Period.base(), register_share
         ):
             run.users += n_users
             run.write(block, sess, user_ids(sess_users, seed), regs, user_ids(reg_users, seed), last)
     finally:
         summary = run.finish()
     return summary
+
+
+def _check_share(register_share: float) -> None:
+    if not 0 < register_share <= 1:
+        raise ValueError(f"register_share must be in (0, 1], got {register_share}")
 
 
 def returning_user_pool(base_sessions: int) -> int:
@@ -882,13 +898,14 @@ def generate_day(
     returning_share: float = 0.3,
     bad_rows: float = 0.0,
     gzip: bool = False,
+    register_share: float = P_REGISTER,
 ) -> GenerateSummary:
     """Write one more day of data: ``sessions_<day>.csv`` and ``conversions_<day>.csv`` in `out_dir`.
 
     Exactly `sessions` good session rows, all on `day` (UTC):
     - ``1 - returning_share`` of them from new users (ids never used by :func:`generate` or by other days of
-      the same seed), simulated like the base data within the day: registrations on `day`, their touches in
-      the hours before, duplicates and the other anomalies;
+      the same seed), simulated like the base data within the day (``register_share`` of them register):
+      registrations on `day`, their touches in the hours before, duplicates and the other anomalies;
     - ``returning_share`` of them from users of an earlier ``generate(sessions=base_sessions, seed=seed)``
       run (the same seed is what makes their ids match); about 6 % of those visits end in a registration
       later that day, so attribution has to look back into earlier files (and a user who had registered
@@ -897,6 +914,7 @@ def generate_day(
     """
     if sessions < 1:
         raise ValueError(f"sessions must be at least 1, got {sessions}")
+    _check_share(register_share)
     out_dir = Path(out_dir)
     stream = (1, day.toordinal())
     for feed in FEEDS:
@@ -916,7 +934,7 @@ def generate_day(
         ids_r: list[np.ndarray] = []
         if sessions - returning > 0:
             for _, sess, sess_users, regs, reg_users, n_users, _ in _blocks(
-                seed, stream, first_new_user, sessions - returning, period
+                seed, stream, first_new_user, sessions - returning, period, register_share
             ):
                 run.users += n_users
                 parts_s.append(sess)
@@ -970,6 +988,7 @@ def _returning_visits(
 def run_cli(args: argparse.Namespace) -> int:
     """``growth generate``: write the files and print what was written."""
     day: date | None = getattr(args, "day", None)
+    register_share = P_REGISTER if args.register_share is None else args.register_share
     if day is not None:
         summary = generate_day(
             args.out,
@@ -979,6 +998,7 @@ def run_cli(args: argparse.Namespace) -> int:
             base_sessions=getattr(args, "base_sessions", 20_000),
             bad_rows=args.bad_rows,
             gzip=args.gzip,
+            register_share=register_share,
         )
     else:
         summary = generate(
@@ -988,6 +1008,7 @@ def run_cli(args: argparse.Namespace) -> int:
             daily=args.daily,
             bad_rows=args.bad_rows,
             gzip=args.gzip,
+            register_share=register_share,
         )
     print(
         f"wrote {len(summary.files)} file(s) to {summary.out_dir} in {summary.seconds:.1f} s: "
