@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SHARE",
-        help="share of users who register (default 0.0985: one registration per ~25 sessions; "
+        help="share of users who register (default: about one registration per 25 sessions; "
         "0.245: one per ten)",
     )
     gen.add_argument(
@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SHARE",
-        help="share of users who register (default 0.245: about one registration per ten sessions)",
+        help="share of users who register (default: about one registration per ten sessions)",
     )
     bench.add_argument("--out", type=Path, default=None, help="results folder (default: results/)")
     bench.set_defaults(func=_delegate("bench"))
