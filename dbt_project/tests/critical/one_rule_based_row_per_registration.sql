@@ -1,8 +1,8 @@
 {{ config(severity='error', tags=['critical']) }}
 -- Every registration appears exactly once in the rule-based attribution (none dropped, none doubled),
--- both in registration_attribution and as model rule_based in attribution_credits, and no attribution
--- row lacks its registration. Registrations of the latest run's loads and rows (re)computed by the latest
--- run (everything after a full build).
+-- both in registration_attribution and as the one row of attribution_credits with rule-based credit, on
+-- the same channel, and no attribution row lacks its registration. Registrations of the latest run's
+-- loads and rows (re)computed by the latest run (everything after a full build).
 with registrations as (
     select registration_key
     from {{ ref('fct_registrations') }}
@@ -10,16 +10,16 @@ with registrations as (
 ),
 
 attribution as (
-    select registration_key, count(*) as rows_in_attribution
+    select registration_key, count(*) as rows_in_attribution, min(channel) as channel
     from {{ ref('registration_attribution') }}
     where {{ recomputed_under_test() }}
     group by registration_key
 ),
 
 credits as (
-    select registration_key, count(*) as rule_based_rows
+    select registration_key, count(*) as rule_based_rows, min(channel) as channel
     from {{ ref('attribution_credits') }}
-    where model = 'rule_based'
+    where rule_based_credit > 0
       and {{ recomputed_under_test() }}
     group by registration_key
 ),
@@ -30,6 +30,8 @@ checked as (
         coalesce(r.registration_key, a.registration_key, c.registration_key) as registration_key,
         coalesce(a.rows_in_attribution, 0) as rows_in_attribution,
         coalesce(c.rule_based_rows, 0) as rule_based_rows,
+        a.channel as rule_based_channel,
+        c.channel as credited_channel,
         r.registration_key is not null
             or exists (
                 select 1
@@ -46,3 +48,4 @@ from checked
 where not is_registration
    or rows_in_attribution <> 1
    or rule_based_rows <> 1
+   or rule_based_channel is distinct from credited_channel

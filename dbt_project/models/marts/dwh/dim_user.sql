@@ -22,6 +22,13 @@
 -- built from the facts only once their critical tests (which read the per-load audits) have passed
 -- depends_on: {{ ref('audit_session_loads') }}
 -- depends_on: {{ ref('audit_registration_loads') }}
+{#-
+  No input either, but a build queues the nodes of one depth of the graph by name, so this model's tests
+  (the facts' relationships to it, 4-5 s) came before those of registration_attribution, which hold back
+  the build's critical path (attribution_credits). After dim_date (under a second, built meanwhile) this
+  model is one step deeper, and so are its tests.
+-#}
+-- depends_on: {{ ref('dim_date') }}
 {% if is_incremental() %}
     {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
 {% endif %}
