@@ -15,8 +15,8 @@
 {%- endmacro %}
 
 {#
-  The watermarks an incremental attribution or dimension table has seen, [largest _sessions_load_id,
-  largest _registrations_load_id]. Watermarks only grow, in both columns at once (every run stamps its rows
+  The watermarks an incremental attribution or dimension table (or the user-status snapshot) has seen,
+  [largest _sessions_load_id, largest _registrations_load_id]. Watermarks only grow, in both columns at once (every run stamps its rows
   with the facts' current largest load ids), so the largest pair is the last row of an index on both.
 #}
 {% macro stored_watermarks(relation) -%}

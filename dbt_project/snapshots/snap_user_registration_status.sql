@@ -4,6 +4,11 @@
         unique_key='user_id',
         strategy='check',
         check_cols=['registration_count', 'first_registration_at', 'first_channel', 'first_channel_medium'],
+        post_hook=[
+            "create index if not exists {{ this.identifier }}_scd_id on {{ this }} (dbt_scd_id)",
+            "create index if not exists {{ this.identifier }}_watermarks on {{ this }}"
+            ~ " (_sessions_load_id, _registrations_load_id)",
+        ],
     )
 }}
 -- depends_on: {{ ref('registration_attribution') }}
@@ -17,26 +22,26 @@
     maybe of new rules or a new channel mapping on the same loads) is checked in full.
   - The first run, and a snapshot from before the watermark columns, check every user.
   Users not selected keep their current version: the snapshot ignores rows missing from its input.
+  Indexes (post-hooks): the newest watermarks are the last entry of one; dbt closes the changed users'
+  versions by dbt_scd_id through the other (a scan of every version took 0.3-0.4 s of each run).
 #}
 {%- set attribution = ref('registration_attribution') -%}
-{%- set state_query -%}
+{%- set built_in_one_run_query -%}
     select
-        max(_sessions_load_id),
-        max(_registrations_load_id),
         (select array[_sessions_load_id, _registrations_load_id] from {{ attribution }}
          order by _sessions_load_id, _registrations_load_id limit 1)
         = (select array[_sessions_load_id, _registrations_load_id] from {{ attribution }}
-           order by _sessions_load_id desc, _registrations_load_id desc limit 1) as built_in_one_run
-    from {{ this }}
+           order by _sessions_load_id desc, _registrations_load_id desc limit 1)
 {%- endset -%}
 {%- set newest = none -%}
 {%- if execute and load_relation(this) is not none
-      and '_sessions_load_id' in adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-    {%- set newest = run_query(state_query).rows[0] -%}
+      and '_sessions_load_id' in adapter.get_columns_in_relation(this) | map(attribute='name') | list
+      and not run_query(built_in_one_run_query).rows[0][0] -%}
+    {%- set newest = stored_watermarks(this) -%}
 {%- endif %}
 
 select * from {{ ref('int_user_registration_status') }}
-{%- if newest is not none and newest[0] is not none and not newest[2] %}
+{%- if newest is not none %}
 -- an array parameter, not a semi-join: Postgres then filters below the model's window functions
 where user_id = any(array(
     select user_id
