@@ -43,16 +43,15 @@ registrations as not materialized (
     {{ registrations_in_scope(ref('fct_registrations'), ref('fct_sessions')) }}
 ),
 
-rules as materialized (
-    -- five rows, cleaned once rather than for every touch they are tried on
+rules as (
     select priority, label, nullif(btrim(medium), '') as medium, window_hours
     from {{ ref('attribution_rules') }}
 ),
 
 touches as (
-    -- joined to the registrations in scope directly, not through the int_registration_touches view,
-    -- which would join them to fct_registrations once more (full build 7.3 -> 6.7 s)
-    {{ registration_touches('registrations', ref('fct_sessions')) }}
+    select t.registration_key, t.registration_time, t.time_started, t.medium, t.is_paid
+    from {{ ref('int_registration_touches') }} as t
+    where t.registration_key in (select registration_key from registrations)
 ),
 
 winning_touch as (
@@ -80,6 +79,3 @@ select
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
 from registrations as r
 left join winning_touch as w on w.registration_key = r.registration_key
--- stored in key order (a merge join of two sorted inputs): its tests and the snapshot's input then read a
--- registration's rows in index order rather than all over the table
-order by r.registration_key
