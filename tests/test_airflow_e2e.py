@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from attribution_reference import MODELS
 from dbt_cases import MART_TABLES
 
 from growth_analytics import pipeline
@@ -125,7 +126,7 @@ def _assert_marts_match_raw(stack: Stack) -> int:
     assert _scalar(url, "select count(*) from mart.registration_attribution") == registrations
     assert _scalar(url, "select sum(registrations) from mart.channel_attribution_monthly") == registrations
     # Every attribution model gives each registration a total credit of 1.
-    for model in ("rule_based", "first_touch", "last_touch", "linear", "time_decay", "position_based"):
+    for model in MODELS:
         total = _scalar(url, f"select round(sum({model}_credit)) from mart.attribution_credits")
         assert total == registrations, model
     return registrations
