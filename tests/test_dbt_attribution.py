@@ -201,3 +201,55 @@ def test_business_tests_warn_and_store_failures(built):
         assert stored > 0, name
     unknown = query(url, "select medium from audit.unknown_mediums")
     assert unknown == [("CARRIER PIGEON",)]
+
+
+@pytest.mark.slow
+def test_the_rule_based_check_catches_a_lost_or_misplaced_attribution(built, tmp_path):
+    """one_rule_based_row_per_registration fails on each kind of damage, and passes once it is undone."""
+    url, _, _ = built
+    target = tmp_path / "target"
+
+    def check_passes() -> bool:
+        run = run_dbt_in(target, "test", "--select", "one_rule_based_row_per_registration", check=False)
+        return run.returncode == 0
+
+    # a registration whose multi-touch credits also name a channel other than its rule-based one
+    key, rule_channel, other_channel = query(
+        url,
+        """
+        select a.registration_key, a.channel, c.channel
+        from mart.registration_attribution as a
+        join mart.attribution_credits as c
+            on c.registration_key = a.registration_key and c.channel <> a.channel
+        order by a.registration_key, c.channel
+        limit 1
+        """,
+    )[0]
+    attribution = f"mart.registration_attribution where registration_key = '{key}'"
+
+    def set_rule_based_credit(channel: str, credit: int) -> None:
+        query(
+            url,
+            f"update mart.attribution_credits set rule_based_credit = {credit}"
+            f" where registration_key = '{key}' and channel = '{channel}'",
+        )
+
+    assert check_passes()
+    set_rule_based_credit(rule_channel, 0)  # the rule-based credit lost
+    try:
+        assert not check_passes()
+        set_rule_based_credit(other_channel, 1)  # ... or given to another channel than the attribution's
+        assert not check_passes()
+    finally:
+        set_rule_based_credit(other_channel, 0)
+        set_rule_based_credit(rule_channel, 1)
+
+    # a registration without its attribution row
+    query(url, f"create table public.kept_attribution as select * from {attribution}")
+    query(url, f"delete from {attribution}")
+    try:
+        assert not check_passes()
+    finally:
+        query(url, "insert into mart.registration_attribution select * from public.kept_attribution")
+        query(url, "drop table public.kept_attribution")
+    assert check_passes()

@@ -12,12 +12,18 @@ with registrations as (
         registration_time,
         channel,
         attributed_touch_medium,
-        row_number() over (partition by user_id order by registration_time) as registration_number,
+        row_number() over user_registrations as registration_number,
         count(*) over user_registrations as registration_count,
         max(_sessions_load_id) over user_registrations as _sessions_load_id,
         max(_registrations_load_id) over user_registrations as _registrations_load_id
     from {{ ref('registration_attribution') }}
-    window user_registrations as (partition by user_id)
+    -- one window (one pass): row_number follows the order, the aggregates see the whole user through the
+    -- frame
+    window user_registrations as (
+        partition by user_id
+        order by registration_time
+        rows between unbounded preceding and unbounded following
+    )
 )
 
 select
