@@ -152,7 +152,11 @@ def run_benchmark(sessions: int, out: Path, register_share: float = BENCH_REGIST
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    server = EmbeddedPostgres(out / "postgres")  # the benchmark's own server, never the user's warehouse
+    # The benchmark's own server, never the user's warehouse; a new cluster every run, so that no database
+    # left by an earlier run (built minutes ago, not yet vacuumed) has autovacuum compete with this one.
+    server = EmbeddedPostgres(out / "postgres")
+    server.down()
+    shutil.rmtree(server.root, ignore_errors=True)
     server.up()
     try:
         _bench_steps(report, sessions, work, server)
