@@ -4,9 +4,7 @@
 with totals as (
     select
         channel,
-        {% for model in models %}
-        sum({{ model }}_credit) as {{ model }}{{ "," if not loop.last }}
-        {% endfor %}
+        {{ credit_sums() }}
     from {{ ref('attribution_credits') }}
     group by channel
 )

@@ -9,9 +9,7 @@
 with per_registration as (
     select
         registration_key,
-        {% for model in models %}
-        sum({{ model }}_credit) as {{ model }},
-        {% endfor %}
+        {{ credit_sums() }},
         count(*) filter (
             where num_nulls({{ credit_columns }}) > 0
                or least({{ credit_columns }}) < 0

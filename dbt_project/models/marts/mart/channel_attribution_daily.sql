@@ -8,9 +8,7 @@ with daily as (
     select
         registration_date,
         channel,
-        {% for model in attribution_models() %}
-        sum({{ model }}_credit) as {{ model }}{{ "," if not loop.last }}
-        {% endfor %}
+        {{ credit_sums() }}
     from {{ ref('attribution_credits') }}
     group by registration_date, channel
 )
