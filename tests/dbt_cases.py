@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 R = datetime(2020, 6, 10, 12, 0, 0, tzinfo=UTC)
 BIG = 3_070_000_000_000_000_000  # ids like the original's, near the top of bigint
@@ -169,6 +170,20 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
         cursor = conn.execute(sql)
         return cursor.fetchall() if cursor.description else []
+
+
+def duplicate_a_registration(url: str) -> None:
+    """A second row of one registration in dwh.fct_registrations, as a hand edit could leave it: the
+    table's unique index on registration_key (which refuses the row otherwise) is dropped first."""
+    with psycopg.connect(url) as conn:
+        (index,) = conn.execute(
+            "select indexrelid::regclass::text from pg_index"
+            " where indrelid = 'dwh.fct_registrations'::regclass and indisunique"
+        ).fetchone()
+        with pytest.raises(psycopg.errors.UniqueViolation), conn.transaction():
+            conn.execute("insert into dwh.fct_registrations select * from dwh.fct_registrations limit 1")
+        conn.execute(f"drop index {index}")
+        conn.execute("insert into dwh.fct_registrations select * from dwh.fct_registrations limit 1")
 
 
 # Columns that record when a row was computed (incremental watermarks), not what it says.

@@ -4,8 +4,8 @@ One warehouse and one Airflow home for the module, three DAG runs in order (thro
 
 1. the first half of generated day files: the marts hold exactly the loaded registrations;
 2. the second half added: only the new files are loaded (ledger), the marts reflect both halves;
-3. a duplicate key in the registration facts plus a new day of files: the critical checks of dwh fail
-   the run, and the marts keep exactly what they held.
+3. a duplicate key in the registration facts (their unique index dropped) plus a new day of files: the
+   critical checks of dwh fail the run, and the marts keep exactly what they held.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from attribution_reference import MODELS
-from dbt_cases import MART_TABLES
+from dbt_cases import MART_TABLES, duplicate_a_registration
 
 from growth_analytics import pipeline
 from growth_analytics.db import EmbeddedPostgres
@@ -196,9 +196,8 @@ def test_critical_failure_fails_the_run_and_keeps_the_marts(
 ) -> None:
     before = _state(stack.url)
     registrations_before = _scalar(stack.url, "select count(*) from dwh.fct_registrations")
-    # A duplicate registration key in the fact table (as a faulty load or a hand edit would leave it) ...
-    with psycopg.connect(stack.url) as conn:
-        conn.execute("insert into dwh.fct_registrations select * from dwh.fct_registrations limit 1")
+    # A duplicate registration key in the fact table (a hand edit without its unique index) ...
+    duplicate_a_registration(stack.url)
     # ... and a new day of data that would change every mart.
     generate_day(stack.landing, NEW_DAY, sessions=300, seed=SEED, base_sessions=BASE_SESSIONS)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dbt_cases import MART_TABLES, query, run_dbt_in, run_results, table_contents
+from dbt_cases import MART_TABLES, duplicate_a_registration, query, run_dbt_in, run_results, table_contents
 
 from growth_analytics.load import load_files
 
@@ -32,16 +32,16 @@ def test_duplicate_key_stops_the_marts(warehouse_url: str, tmp_path: Path) -> No
     rest, target = build_first_half_of_the_sample(warehouse_url, tmp_path)
     before = {table: table_contents(warehouse_url, table) for table in MART_TABLES}
 
-    # A duplicate registration key in the incremental fact (as a faulty load or hand edit would leave it),
-    # then a new delivery that would change every mart.
+    # A duplicate registration key in the incremental fact (as a hand edit without its unique index would
+    # leave it), then a new delivery that would change every mart.
     with_duplicate = query(warehouse_url, "select count(*) from dwh.fct_registrations")[0][0] + 1
-    query(warehouse_url, "insert into dwh.fct_registrations select * from dwh.fct_registrations limit 1")
+    duplicate_a_registration(warehouse_url)
     load_files(rest, url=warehouse_url)
 
     build = run_dbt_in(target, "build", check=False)
     assert build.returncode != 0
     status = run_results(target)
-    assert status["unique_fct_registrations_registration_key"] == "fail"
+    assert status["unique_index_enforces_fct_registrations_registration_key"] == "fail"
     for model in ("registration_attribution", "attribution_credits", "channel_performance"):
         assert status[model] == "skipped", model
     # the facts did take the new delivery, the marts did not

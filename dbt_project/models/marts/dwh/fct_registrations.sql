@@ -4,7 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         indexes=[
-            {'columns': ['registration_key']},
+            {'columns': ['registration_key'], 'unique': True},
             {'columns': ['user_id', 'registration_time']},
             {'columns': ['_load_id']},
         ],
@@ -12,7 +12,9 @@
 }}
 {#
   One row per registration (distinct user_id, registration_time); appends new loads and keeps the same
-  lineage as fct_sessions.
+  lineage as fct_sessions. Its unique index on registration_key rejects a second row of a registration on
+  write (a GROUP BY over the key, the `unique` test, scanned all registrations in every run: 0.8 s of a
+  day's incremental run).
 #}
 select
     registration_key,
