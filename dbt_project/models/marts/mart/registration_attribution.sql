@@ -51,7 +51,12 @@ rules as (
 touches as (
     select t.registration_key, t.registration_time, t.time_started, t.medium, t.is_paid
     from {{ ref('int_registration_touches') }} as t
+    {#- A full build takes every registration's touches. There the filter, a join with all registrations,
+        only cost time, and with the unique index on fct_registrations.registration_key Postgres made it
+        an inner join ahead of the sessions (this model: 8 s -> 13 s). #}
+    {%- if is_incremental() %}
     where t.registration_key in (select registration_key from registrations)
+    {%- endif %}
 ),
 
 winning_touch as (
