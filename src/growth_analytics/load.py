@@ -6,7 +6,8 @@ How one file is loaded (``load_files``):
    neither feed, an empty file or one that is not CSV text is refused before anything is written.
 2. The SHA-256 of the file's bytes (as stored, so of the ``.gz`` for gzipped files) keys the ledger
    ``raw.load_ledger``: bytes loaded before are a reported no-op, whatever the file is called.
-3. One transaction: the ledger row (its unique hash makes a concurrent load of the same bytes wait and
+3. One transaction, one load of a feed at a time (so loads of a feed commit in load-id order, which dbt's
+   watermarks rely on): the ledger row (its unique hash makes a concurrent load of the same bytes wait and
    then step aside), a new table for this load's partition, one binary ``COPY`` of the parsed rows, the
    rejects, the counts, and ``ATTACH PARTITION`` at the end. A crash anywhere rolls all of it back.
 
@@ -1032,6 +1033,11 @@ def _load_one(conn: psycopg.Connection, path: Path, started: float, url: str | N
         try:
             with conn.transaction():
                 cur = conn.cursor()
+                # Taken before the load id: a reader that sees a load of this feed sees every earlier one.
+                cur.execute(
+                    "select pg_advisory_xact_lock(hashtext('growth_analytics.load'), hashtext(%s))",
+                    (feed.name,),
+                )
                 # Same bytes in flight elsewhere: this insert (or, for a large file, the update of its
                 # content hash below) waits for that transaction to end.
                 row = cur.execute(
