@@ -121,7 +121,9 @@ def test_folder_header_only_and_last_line_without_break(warehouse_url: str, tmp_
     assert [(r.path.name, r.status, r.rows_read, r.rows_loaded) for r in results] == [
         ("a_conversions.csv", "loaded", 0, 0),
         ("b_sessions.csv", "loaded", 1, 1),
+        ("notes.txt", "ignored", 0, 0),
     ]
+    assert results[2].message == "notes.txt: not a .csv or .csv.gz file"
     assert query(warehouse_url, "select count(*) from raw.sessions") == [(1,)]
 
 
@@ -465,6 +467,22 @@ def test_chunk_parser_agrees_with_the_line_parser() -> None:
         b'"V"W,f,1,2020-06-01 12:00:00',
         b'"V",f,1',
         b'"V",f,1,2020-06-01 12:00:00,x',
+        # the bounds of the contract: text length and the timestamp range
+        b"W" * load.MAX_TEXT_CHARS + b",f,1,2020-06-01 12:00:00",
+        b"W" * (load.MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00",
+        b'"' + b"W" * load.MAX_TEXT_CHARS + b'",f,1,2020-06-01 12:00:00',
+        b'"' + b"W" * (load.MAX_TEXT_CHARS + 1) + b'",f,1,2020-06-01 12:00:00',
+        "\U0001f600".encode() * load.MAX_TEXT_CHARS + b",f,1,2020-06-01 12:00:00",
+        "\U0001f600".encode() * (load.MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00",
+        b"X,f,1,1990-01-01 00:00:00",
+        b"X,f,1,1989-12-31 23:59:59.999999",
+        b"X,f,1,1990-01-01T00:30:00+01:00",
+        b"X,f,1,1989-12-31 23:30:00-00:30",
+        b"X,f,1,2099-12-31 23:59:59.999999Z",
+        b"X,f,1,2099-12-31 23:59:59.9999995",
+        b"X,f,1,2100-01-01 00:00:00",
+        b"X,f,1,2099-12-31 23:30:00-01:00",
+        b"X,f,1,9999-12-31 23:59:59",
     ]
     result = load.parse_chunk(b"\n".join(lines) + b"\n", 2, header, layout)
     expected_rows, expected_rejects = [], []
@@ -477,7 +495,25 @@ def test_chunk_parser_agrees_with_the_line_parser() -> None:
     assert sorted(got_rows) == sorted(expected_rows)
     assert result.loaded == len(expected_rows)
     assert sorted(result.rejects) == sorted(expected_rejects)
-    assert (len(expected_rows), len(expected_rejects)) == (22, 29)  # the cases above mix both outcomes
+    assert (len(expected_rows), len(expected_rejects)) == (27, 39)  # the cases above mix both outcomes
+    reasons = dict(zip(lines, (reason for reason in _reasons(lines, header)), strict=True))
+    assert reasons[b"N ,yes,1,0001-01-01 00:00:00"] == (
+        "time_started '0001-01-01 00:00:00' outside the accepted range [1990-01-01, 2100-01-01) UTC"
+    )
+    assert reasons[b"W" * (load.MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00"] == (
+        f"medium longer than {load.MAX_TEXT_CHARS} characters ({load.MAX_TEXT_CHARS + 1})"
+    )
+
+
+def _reasons(lines: list[bytes], header: load.Header) -> list[str | None]:
+    reasons: list[str | None] = []
+    for line in lines:
+        try:
+            load.parse_line(line, header)
+            reasons.append(None)
+        except load.RowError as exc:
+            reasons.append(str(exc))
+    return reasons
 
 
 def test_chunk_parser_takes_the_common_shapes_itself() -> None:
@@ -490,9 +526,11 @@ def test_chunk_parser_takes_the_common_shapes_itself() -> None:
         b'7,2020-06-01 12:00:00.250,false,"Organic Search"',
         b'8,2020-06-01T12:00:00.647831,no,"Paid Social"\r',
         b"9,2020-06-01T12:00:00.019Z,1,EMAIL",
+        b"10,1990-01-01 00:00:00,t," + b"M" * load.MAX_TEXT_CHARS,
+        b"11,2099-12-31 23:59:59.999999,f,DIRECT",
     ]
     result = load.parse_chunk(b"\n".join(lines) + b"\n", 2, header, load.RowLayout.of(header.feed))
-    assert (result.loaded, result.exact_lines, result.rejects) == (7, 0, [])
+    assert (result.loaded, result.exact_lines, result.rejects) == (9, 0, [])
 
 
 def _split_binary_rows(data: bytes, layout: load.RowLayout) -> list[bytes]:

@@ -25,11 +25,14 @@ from __future__ import annotations
 import argparse
 import codecs
 import dataclasses
+import errno
 import gzip
 import hashlib
 import json
+import os
 import queue
 import re
+import stat
 import struct
 import sys
 import tempfile
@@ -51,7 +54,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 from psycopg import sql
 
 from growth_analytics.db import WarehouseError, connect
-from growth_analytics.schema import COLUMN_ALIASES, FEEDS, Feed, ensure_raw_schema
+from growth_analytics.schema import (
+    COLUMN_ALIASES,
+    EARLIEST_TIMESTAMP,
+    FEEDS,
+    MAX_TEXT_CHARS,
+    TIMESTAMP_RANGE,
+    TIMESTAMPS_BEFORE,
+    Feed,
+    ensure_raw_schema,
+)
 
 BLOCK_BYTES = 4 << 20  # read size; a chunk is this plus the rest of its last line
 MAX_LINE_BYTES = 1 << 20  # longer lines are rejected (a file without newlines must not fill memory)
@@ -63,11 +75,15 @@ HASH_BESIDE_LOAD_BYTES = 64 << 20
 MAX_STORED_LINE_CHARS = 10_000  # raw text kept in raw.load_rejects per line
 GZIP_MAGIC = b"\x1f\x8b"
 PG_EPOCH = datetime(2000, 1, 1)  # binary timestamps count microseconds from here (UTC)
+EARLIEST_MICROS = (EARLIEST_TIMESTAMP.replace(tzinfo=None) - PG_EPOCH) // timedelta(microseconds=1)
+MICROS_BEFORE = (TIMESTAMPS_BEFORE.replace(tzinfo=None) - PG_EPOCH) // timedelta(microseconds=1)
 INT8_MAX = 2**63 - 1
 
 STATUS_LOADED = "loaded"
 STATUS_DUPLICATE = "skipped_duplicate"
 STATUS_REFUSED = "refused"
+STATUS_IGNORED = "ignored"  # a folder's entry that is not a data file by its name (reported, not an error)
+DATA_SUFFIXES = (".csv", ".csv.gz")  # of a folder's data files, in any case
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -90,9 +106,18 @@ class FileResult:
 
     def as_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["path"] = str(self.path)
+        data["path"] = shown_name(str(self.path))
         data["seconds"] = round(self.seconds, 3)
         return data
+
+
+def shown_name(name: str) -> str:
+    """A file name as printable text: bytes that are not UTF-8 (kept by Python as surrogates) as ``\\xNN``."""
+    try:
+        encoded = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that did not come from the file system
+        encoded = name.encode("utf-8", "backslashreplace")
+    return encoded.decode("utf-8", "backslashreplace")
 
 
 class RefusedFile(Exception):
@@ -229,6 +254,11 @@ BOOL_WORDS = {
 }
 
 
+def too_long_reason(length: int) -> str:
+    """The reject reason of a line of ``length`` bytes (without its line break) over MAX_LINE_BYTES."""
+    return f"line longer than {MAX_LINE_BYTES} bytes ({length})"
+
+
 def _show(value: str) -> str:
     return repr(value if len(value) <= 60 else value[:57] + "...")
 
@@ -264,6 +294,8 @@ def parse_timestamp(value: str, column: str) -> int:
             raise RowError(f"bad {column} {_show(value)}: offset out of range")
         offset = (hours * 60 + minutes) * 60_000_000
         micros -= offset if zone[0] == "+" else -offset
+    if not EARLIEST_MICROS <= micros < MICROS_BEFORE:
+        raise RowError(f"{column} {_show(value)} outside the accepted range {TIMESTAMP_RANGE}")
     return micros
 
 
@@ -277,6 +309,8 @@ def parse_boolean(value: str, column: str) -> bool:
 def parse_text(value: str, column: str) -> str:
     if not value.strip():
         raise RowError(f"empty {column}")
+    if len(value) > MAX_TEXT_CHARS:
+        raise RowError(f"{column} longer than {MAX_TEXT_CHARS} characters ({len(value)})")
     return value
 
 
@@ -292,6 +326,8 @@ def parse_line(raw: bytes, header: Header) -> dict[str, Any]:
     """Parse one data line (without its line break) to Python values; raises RowError with the reason."""
     if raw.endswith(b"\r"):
         raw = raw[:-1]
+    if len(raw) > MAX_LINE_BYTES:
+        raise RowError(too_long_reason(len(raw)))
     if not raw:
         raise RowError("empty line")
     if b"\x00" in raw:
@@ -508,6 +544,7 @@ def _fast_timestamp(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray
         tail_ok, tail_micros = _timestamp_tail(b, s[with_tail] + 19, length[with_tail] - 19)
         ok[with_tail] = tail_ok
         micros[with_tail] += tail_micros
+    ok &= (micros >= EARLIEST_MICROS) & (micros < MICROS_BEFORE)
     return ok, micros
 
 
@@ -553,8 +590,9 @@ def _fast_boolean(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _fast_text(b: _Bytes, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, None]:
-    """Non-empty and not all blank (other whitespace is a control or non-ASCII byte: never here)."""
-    ok = e > s
+    """Non-empty, not all blank (other whitespace is a control or non-ASCII byte: never here) and at most
+    MAX_TEXT_CHARS long (ASCII: one byte is one character)."""
+    ok = (e > s) & (e - s <= MAX_TEXT_CHARS)
     for i in np.flatnonzero(ok & (b.a[np.minimum(s, len(b.a) - 1)] == ord(" "))).tolist():
         ok[i] = bool((b.a[s[i] : e[i]] != ord(" ")).any())  # rare: a value that starts with a space
     return ok, None
@@ -648,6 +686,10 @@ def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) 
         quoted = quoted.where(~exact[quoted.lines])  # the field count is right
         exact[line_of] = True
         exact[quoted.lines] = False
+    too_long = ends - starts > MAX_LINE_BYTES  # the exact parser rejects them
+    if too_long.any():
+        exact |= too_long
+        quoted = quoted.where(~too_long[quoted.lines])
     cand = np.flatnonzero(~exact)
 
     bounds: list[tuple[np.ndarray, np.ndarray]] = []
@@ -682,7 +724,7 @@ def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) 
         else:
             text_pos = header.columns.index(layout.text)
             ts, te = bounds[text_pos][0][ok], bounds[text_pos][1][ok]
-            lengths = (te - ts).astype(np.uint16 if MAX_LINE_BYTES < 2**16 else np.int64)
+            lengths = (te - ts).astype(np.uint16 if MAX_TEXT_CHARS < 2**16 else np.int64)
             order = np.argsort(lengths, kind="stable")
             counts = np.bincount(lengths)
             offset = 0
@@ -767,7 +809,7 @@ def read_header(stream: IO[bytes]) -> tuple[bytes, bytes]:
     """The header line and whatever was read after it."""
     buf = b""
     while b"\n" not in buf:
-        block = _read(stream, 64 << 10)
+        block = _read(stream, min(BLOCK_BYTES, MAX_HEADER_BYTES))
         if not block:
             break
         buf += block
@@ -782,40 +824,50 @@ def read_header(stream: IO[bytes]) -> tuple[bytes, bytes]:
 def iter_chunks(stream: IO[bytes], pending: bytes) -> Iterator[tuple[bytes, int | None]]:
     """The stream's lines in blocks of about BLOCK_BYTES.
 
-    Yields ``(chunk, too_long)``: ``chunk`` holds complete lines ending with a line break; when a line is
-    longer than MAX_LINE_BYTES it is yielded alone with ``too_long`` set to its length in bytes (its text
-    truncated) so that the caller rejects it. A last line without a line break gets one.
+    Yields ``(chunk, too_long)``: ``chunk`` holds complete lines ending with a line break (the parsers
+    reject those longer than MAX_LINE_BYTES). A line that grows beyond MAX_LINE_BYTES before its line
+    break has been read is skipped without keeping it: it is yielded alone, its first bytes only, with
+    ``too_long`` set to its length in bytes (without the line break), so that the caller rejects it. A last
+    line without a line break gets one.
     """
     buf = pending
     eof = False
-    while not eof:
-        block = _read(stream, BLOCK_BYTES)
-        if block:
-            buf += block
-        else:
-            eof = True
-            if buf and not buf.endswith(b"\n"):
-                buf += b"\n"
+    while buf or not eof:
+        if not eof:
+            block = _read(stream, BLOCK_BYTES)
+            if block:
+                buf += block
+            else:
+                eof = True
+                if buf and not buf.endswith(b"\n"):
+                    buf += b"\n"
         cut = buf.rfind(b"\n") + 1
         if cut:
             yield buf[:cut], None
             buf = buf[cut:]
-        while len(buf) > MAX_LINE_BYTES:  # no line break in sight: skip to the end of this line
-            size = len(buf)
-            head = buf[:MAX_STORED_LINE_CHARS]
-            while True:
-                block = _read(stream, BLOCK_BYTES)
-                if not block:
-                    eof = True
-                    buf = b""
-                    break
-                cut = block.find(b"\n")
-                if cut >= 0:
-                    size += cut
-                    buf = block[cut + 1 :]
-                    break
-                size += len(block)
+        # What is left has no line break; one byte more than the limit may still be the CR of a CRLF.
+        if len(buf) > MAX_LINE_BYTES + 1:
+            head, size, buf, eof = _skip_line(stream, buf)
             yield head, size
+
+
+def _skip_line(stream: IO[bytes], start: bytes) -> tuple[bytes, int, bytes, bool]:
+    """Read past the line that ``start`` begins: (its first bytes, its length without the line break,
+    what follows its line break in the last block read, whether the stream ended)."""
+    head = start[:MAX_STORED_LINE_CHARS]
+    size = len(start)
+    last = start[-1:]
+    while True:
+        block = _read(stream, BLOCK_BYTES)
+        if not block:
+            return head, size - (last == b"\r"), b"", True
+        cut = block.find(b"\n")
+        if cut >= 0:
+            size += cut
+            last = block[cut - 1 : cut] if cut else last
+            return head, size - (last == b"\r"), block[cut + 1 :], False
+        size += len(block)
+        last = block[-1:]
 
 
 def file_sha256(path: Path) -> str:
@@ -913,7 +965,11 @@ def _create_partition(cur: psycopg.Cursor, feed: Feed, load_id: int) -> None:
         " where conrelid = %s::regclass and contype = 'c' order by conname",
         (feed.table,),
     ).fetchall()
-    columns += [sql.SQL("constraint {} {}").format(sql.Identifier(n), sql.SQL(d)) for n, d in checks]
+    # A check added to an existing parent NOT VALID holds in full on a new table.
+    columns += [
+        sql.SQL("constraint {} {}").format(sql.Identifier(n), sql.SQL(d.removesuffix(" NOT VALID")))
+        for n, d in checks
+    ]
     columns.append(sql.SQL("_line_number bigint not null"))
     # _load_id is the partition key: its CHECK lets ATTACH PARTITION skip scanning the rows.
     columns.append(
@@ -962,7 +1018,7 @@ def _copy_rows(
         while len(pending) > keep:
             first_line, parsed, head, length = pending.popleft()
             if parsed is None:
-                rejects.add(first_line, head, f"line longer than {MAX_LINE_BYTES} bytes ({length})")
+                rejects.add(first_line, head, too_long_reason(length))
                 rows_read += 1
                 continue
             result = parsed.result()
@@ -1014,7 +1070,7 @@ def _stop_if_loaded_elsewhere(content_hash: Future[str], url: str | None) -> Cal
 
 
 def _load_one(conn: psycopg.Connection, path: Path, started: float, url: str | None) -> FileResult:
-    name = path.name
+    name = shown_name(path.name)
     size = path.stat().st_size
     with _open_stream(path) as stream, ThreadPoolExecutor(1, "hash") as hasher:
         header_line, rest = read_header(stream)
@@ -1108,48 +1164,113 @@ def _duplicate(path: Path, feed: Feed, load_id: int, started: float) -> FileResu
         status=STATUS_DUPLICATE,
         load_id=load_id,
         seconds=time.perf_counter() - started,
-        message=f"skipped {path.name}: already loaded as load {load_id}",
+        message=f"skipped {shown_name(path.name)}: already loaded as load {load_id}",
     )
 
 
-def expand_paths(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; folders expand to their *.csv and *.csv.gz files (sorted by name, not recursive)."""
-    files: list[Path] = []
+def _not_loadable(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a data file, or None; from its metadata only (opening a FIFO blocks)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "broken symbolic link" if path.is_symlink() else "no such file"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if not stat.S_ISREG(mode):
+        kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"))
+        kind = next((name for test, name in kinds if test(mode)), "a device")
+        return f"not a regular file ({kind})"
+    if not os.access(path, os.R_OK):
+        return "cannot read: permission denied"
+    return None
+
+
+def _reported(path: Path, status: str, problem: str, started: float | None = None) -> FileResult:
+    seconds = 0.0 if started is None else time.perf_counter() - started
+    return FileResult(
+        path=path, feed=None, status=status, seconds=seconds, message=f"{shown_name(path.name)}: {problem}"
+    )
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path | FileResult]:
+    """Each path given, and for a folder each of its entries sorted by name (not recursive): a file to
+    load, or the result that reports why not.
+
+    A folder's data files are those named ``*.csv`` / ``*.csv.gz`` in any case; its other entries are
+    reported as ignored. A data file (given, or in a folder) that cannot be read as a regular file (missing,
+    a broken symbolic link or a loop, a FIFO, socket or device, no read permission) is refused.
+    """
+    found: list[Path | FileResult] = []
     for path in paths:
-        if path.is_dir():
-            inside = [p for p in path.iterdir() if p.is_file() and p.name.endswith((".csv", ".csv.gz"))]
-            files.extend(sorted(inside, key=lambda p: p.name))
+        if not path.is_dir():
+            problem = _not_loadable(path)
+            found.append(path if problem is None else _reported(path, STATUS_REFUSED, problem))
+            continue
+        try:
+            entries = sorted(path.iterdir(), key=lambda p: p.name)
+        except OSError as exc:
+            found.append(_reported(path, STATUS_REFUSED, f"cannot read the folder: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                found.append(_reported(entry, STATUS_IGNORED, "a folder (folders are not searched)"))
+            elif not entry.name.lower().endswith(DATA_SUFFIXES):
+                found.append(_reported(entry, STATUS_IGNORED, "not a .csv or .csv.gz file"))
+            elif problem := _not_loadable(entry):
+                found.append(_reported(entry, STATUS_REFUSED, problem))
+            else:
+                found.append(entry)
+    return found
+
+
+def sort_by_feed(paths: Iterable[Path]) -> tuple[dict[str, list[Path]], list[FileResult]]:
+    """The files of ``paths`` (folders expanded as for loading) by the feed their header tells, and the
+    result for each entry no feed takes (ignored, or refused with the problem); reads headers only."""
+    by_feed: dict[str, list[Path]] = {name: [] for name in FEEDS}
+    reported: list[FileResult] = []
+    for item in expand_paths(paths):
+        if isinstance(item, FileResult):
+            reported.append(item)
+            continue
+        started = time.perf_counter()
+        try:
+            with _open_stream(item) as stream:
+                header = parse_header(read_header(stream)[0])
+        except RefusedFile as exc:
+            reported.append(_reported(item, STATUS_REFUSED, str(exc), started))
+        except OSError as exc:
+            reported.append(_reported(item, STATUS_REFUSED, f"cannot read: {exc.strerror or exc}", started))
         else:
-            files.append(path)
-    return files
+            by_feed[header.feed.name].append(item)
+    return by_feed, reported
 
 
 def load_files(paths: Sequence[Path], url: str | None = None) -> list[FileResult]:
-    """Load each file (folders: their CSV files) exactly once; one result per file, in order."""
+    """Load each file (folders: their data files) exactly once; one result per file or reported folder
+    entry, in order."""
     results: list[FileResult] = []
     analyzed: set[str] = set()
     with connect(url) as conn:
         ensure_raw_schema(conn)
-        for path in expand_paths(Path(p) for p in paths):
+        for item in expand_paths(Path(p) for p in paths):
+            if isinstance(item, FileResult):
+                results.append(item)
+                continue
             started = time.perf_counter()
             problem = None
             try:
-                if not path.is_file():
-                    raise RefusedFile("no such file")
-                result = _load_one(conn, path, started, url)
+                result = _load_one(conn, item, started, url)
             except RefusedFile as exc:
                 problem = str(exc)
             except OSError as exc:
                 problem = f"cannot read: {exc.strerror or exc}"
             if problem is not None:
                 conn.rollback()
-                result = FileResult(
-                    path=path,
-                    feed=None,
-                    status=STATUS_REFUSED,
-                    seconds=time.perf_counter() - started,
-                    message=f"{path.name}: {problem}",
-                )
+                result = _reported(item, STATUS_REFUSED, problem, started)
             if result.status == STATUS_LOADED and result.feed:
                 analyzed.add(result.feed)
             results.append(result)
@@ -1207,14 +1328,18 @@ def run_cli(args: argparse.Namespace) -> int:
             print(json.dumps(result.as_json()), flush=True)
         elif result.status == STATUS_REFUSED:
             print(f"growth load: {result.message}", file=sys.stderr)
+        elif result.status == STATUS_IGNORED:
+            print(f"ignored {result.message}")
         else:
             print(result.message)
     refused = sum(r.status == STATUS_REFUSED for r in results)
     if not args.json:
         loaded = [r for r in results if r.status == STATUS_LOADED]
         skipped = sum(r.status == STATUS_DUPLICATE for r in results)
+        ignored = sum(r.status == STATUS_IGNORED for r in results)
         print(
-            f"total: {len(results)} files: {len(loaded)} loaded, {skipped} already loaded, {refused} refused;"
+            f"total: {len(results)} files: {len(loaded)} loaded, {skipped} already loaded, {refused} refused"
+            f"{f', {ignored} ignored' if ignored else ''};"
             f" {sum(r.rows_read for r in loaded)} read = {sum(r.rows_loaded for r in loaded)} loaded"
             f" + {sum(r.rows_rejected for r in loaded)} rejected"
             f" in {sum(r.seconds for r in results):.1f} s"

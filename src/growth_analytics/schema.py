@@ -9,11 +9,17 @@ both plus lineage: ``_load_id``, ``_source_file``, ``_line_number``, ``_loaded_a
 Both feeds are partitioned by ``_load_id``: every loaded file becomes one partition, built and filled in
 the load's own transaction and attached just before it commits, so a file appears whole or not at all,
 and removing a bad load is a ``DROP TABLE`` of its partition.
+
+The bounds of the input contract that the warehouse relies on (a text value goes into unique indexes,
+whose entries Postgres limits to about 2.7 kB; every day between the first and the last timestamp gets a
+row in ``dim_date``) are defined here once; the loader rejects values outside them and CHECK constraints
+on the raw tables hold them for any other writer too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -48,6 +54,14 @@ CONVERSIONS = Feed(
 )
 FEEDS: dict[str, Feed] = {feed.name: feed for feed in (SESSIONS, CONVERSIONS)}
 
+# The longest text value (``medium``) accepted, in characters: at most 4 bytes each in UTF-8, so that a key
+# holding it stays well under Postgres' btree entry limit.
+MAX_TEXT_CHARS = 256
+# Accepted timestamps: EARLIEST_TIMESTAMP <= t < TIMESTAMPS_BEFORE (UTC).
+EARLIEST_TIMESTAMP = datetime(1990, 1, 1, tzinfo=UTC)
+TIMESTAMPS_BEFORE = datetime(2100, 1, 1, tzinfo=UTC)
+TIMESTAMP_RANGE = f"[{EARLIEST_TIMESTAMP:%Y-%m-%d}, {TIMESTAMPS_BEFORE:%Y-%m-%d}) UTC"
+
 # Header names users send that mean a canonical column (header matching is case-insensitive).
 COLUMN_ALIASES = {"userid": "user_id"}
 
@@ -59,13 +73,46 @@ LINEAGE_COLUMNS = (
 )
 
 
+def contract_checks(feed: Feed) -> dict[str, str]:
+    """CHECK constraints (name -> expression) for the contract's bounds on the feed's columns.
+
+    The loader validates every value before it is sent; these hold the bounds that the warehouse relies on
+    for rows written any other way (the rest of the contract, e.g. a non-blank medium, is the loader's).
+    """
+    table = feed.table.split(".")[-1]
+    checks = {}
+    for name, sql_type in feed.columns:
+        if sql_type == "text":
+            checks[f"{table}_{name}_length"] = f"char_length({name}) <= {MAX_TEXT_CHARS}"
+        elif sql_type == "timestamptz":
+            checks[f"{table}_{name}_range"] = (
+                f"{name} >= '{EARLIEST_TIMESTAMP.isoformat()}' and {name} < '{TIMESTAMPS_BEFORE.isoformat()}'"
+            )
+    return checks
+
+
 def _feed_ddl(feed: Feed) -> str:
-    # No CHECK constraints on the source columns: the loader validates every value against the input
-    # contract (non-empty medium included) before it is sent, and a per-row CHECK would cost COPY time.
     columns = [f"{name} {sql_type} not null" for name, sql_type in feed.columns]
     columns += [f"{name} {spec}" for name, spec in LINEAGE_COLUMNS]
+    columns += [f"constraint {name} check ({check})" for name, check in contract_checks(feed).items()]
     body = ",\n    ".join(columns)
     return f"create table if not exists {feed.table} (\n    {body}\n) partition by list (_load_id);"
+
+
+def _add_missing_checks(conn: psycopg.Connection) -> None:
+    """Raw tables created before a check existed get it NOT VALID: new loads are checked, rows already
+    loaded are not rescanned (and cannot make the upgrade fail)."""
+    for feed in FEEDS.values():
+        present = {
+            name
+            for (name,) in conn.execute(
+                "select conname from pg_constraint where conrelid = %s::regclass and contype = 'c'",
+                (feed.table,),
+            )
+        }
+        for name, check in contract_checks(feed).items():
+            if name not in present:
+                conn.execute(f"alter table {feed.table} add constraint {name} check ({check}) not valid")
 
 
 RAW_DDL = "\n".join(
@@ -106,3 +153,4 @@ def ensure_raw_schema(conn: psycopg.Connection) -> None:
         # Serialise concurrent first-time creation (CREATE ... IF NOT EXISTS can still race).
         conn.execute("select pg_advisory_xact_lock(hashtext('growth_analytics.raw_schema'))")
         conn.execute(RAW_DDL)
+        _add_missing_checks(conn)
