@@ -54,18 +54,23 @@ def password_file(home: Path | None = None) -> Path:
 
 
 def connection_json(url: str) -> str:
-    """The warehouse URL as an Airflow connection in JSON form (conn type postgres; schema = database)."""
+    """The warehouse URL as an Airflow connection in JSON form (conn type postgres; schema = database).
+
+    The URL's libpq parameters (sslmode, sslrootcert, ...) go into ``extra`` under their libpq names: the
+    postgres provider passes extra to the driver, and growth_etl's dbt profile mapping reads them from there.
+    """
     params = WarehouseParams.from_url(url)
-    return json.dumps(
-        {
-            "conn_type": "postgres",
-            "host": params.host,
-            "port": params.port,
-            "login": params.user,
-            "password": params.password,
-            "schema": params.dbname,
-        }
-    )
+    connection: dict[str, object] = {
+        "conn_type": "postgres",
+        "host": params.host,
+        "port": params.port,
+        "login": params.user,
+        "password": params.password,
+        "schema": params.dbname,
+    }
+    if params.parameters():
+        connection["extra"] = params.parameters()
+    return json.dumps(connection)
 
 
 def airflow_env(url: str, home: Path | None = None) -> dict[str, str]:
@@ -120,6 +125,7 @@ def prepare_manifest(url: str) -> Path:
             "port": params.port,
             "db": params.dbname,
             "user": params.user,
+            **params.parameters(),
         },
         sort_keys=True,
     )

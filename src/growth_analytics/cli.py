@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from growth_analytics.db import EmbeddedPostgres, WarehouseError, warehouse_url
+    from growth_analytics.db import EmbeddedPostgres, WarehouseError, warehouse_params, warehouse_url
     from growth_analytics.settings import WAREHOUSE_URL_ENV
 
     server = EmbeddedPostgres.default()
@@ -23,12 +23,16 @@ def _cmd_db(args: argparse.Namespace) -> int:
     if args.action == "url":
         print(external or server.up())
         return 0
+    if args.action == "env":
+        print(_shell_exports(external or server.up()))
+        return 0
     if external and args.action in ("up", "down"):
         print(f"{WAREHOUSE_URL_ENV} is set: the warehouse is managed elsewhere, nothing to {args.action}.")
         return 0
     if args.action == "up":
-        url = server.up()
-        print(f"embedded Postgres is up: {url}")
+        where = warehouse_params(server.up()).describe()
+        # The URL holds the password: `growth db url` prints it, on request.
+        print(f"embedded Postgres is up: {where}; `growth db url` prints its URL")
     elif args.action == "down":
         print("embedded Postgres stopped" if server.down() else "embedded Postgres was not running")
     elif args.action == "status":
@@ -47,6 +51,17 @@ def _cmd_db(args: argparse.Namespace) -> int:
     else:  # pragma: no cover - argparse restricts choices
         raise WarehouseError(args.action)
     return 0
+
+
+def _shell_exports(url: str) -> str:
+    """``export`` lines for the warehouse URL and the dbt profile's fields (``eval "$(growth db env)"``)."""
+    import shlex
+
+    from growth_analytics.dbt import profile_env
+    from growth_analytics.settings import dbt_project_dir
+
+    env = {**profile_env(url), "DBT_PROFILES_DIR": str(dbt_project_dir())}
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
 
 
 def _external_url() -> bool:
@@ -79,8 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="manage the embedded Postgres (or show the configured warehouse)")
-    db.add_argument("action", choices=["up", "down", "status", "url"])
+    db = sub.add_parser(
+        "db",
+        help="manage the embedded Postgres (or show the configured warehouse); `url` prints its URL, "
+        "`env` the shell exports for plain dbt",
+    )
+    db.add_argument("action", choices=["up", "down", "status", "url", "env"])
     db.set_defaults(func=_cmd_db)
 
     gen = sub.add_parser("generate", help="write realistic session and registration CSVs")

@@ -24,7 +24,8 @@ Cosmos settings and why:
   the task selects the layer, excludes ``tag:business`` and uses dbt's *buildable* indirect selection, so
   a test runs in the first layer where all its parents exist.
 - The dbt profile comes from the Airflow connection ``growth_warehouse`` (Cosmos'
-  ``PostgresUserPasswordProfileMapping``), like every other task here: the connection is the one place
+  ``PostgresUserPasswordProfileMapping``, extended to every libpq parameter in the connection's extra:
+  :class:`WarehouseProfileMapping`), like every other task here: the connection is the one place
   Airflow learns where the warehouse is (it is generated from ``GROWTH_WAREHOUSE_URL``).
 
 Elementary: its on-run-end hook stores the results of every dbt invocation, so every model run and test
@@ -49,8 +50,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, ClassVar
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import DAG, Asset, AssetAlias, TaskGroup, TriggerRule, chain, get_current_context, task
@@ -159,12 +159,39 @@ def warehouse_url_from_connection(conn_id: str = CONN_ID) -> str:
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
-    if not conn.host:
-        raise AirflowFailException(f"connection {conn_id!r} has no host (127.0.0.1 for a local server)")
-    auth = quote(conn.login or "", safe="")
-    if conn.password:
-        auth += ":" + quote(conn.password, safe="")
-    return f"postgresql://{auth}@{conn.host}:{conn.port or 5432}/{quote(conn.schema or 'postgres', safe='')}"
+    try:
+        params = settings.WarehouseParams.from_parts(
+            host=conn.host,
+            port=conn.port,
+            user=conn.login,
+            password=conn.password,
+            dbname=conn.schema,
+            parameters=conn.extra_dejson,
+            source=f"connection {conn_id!r}",
+        )
+    except settings.WarehouseUrlError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return params.url()
+
+
+class WarehouseProfileMapping(PostgresUserPasswordProfileMapping):
+    """Cosmos' postgres mapping, taking every libpq parameter of the connection's extra into the profile.
+
+    Cosmos' own mapping takes only sslmode and keepalives_idle from extra; the connection made from
+    ``GROWTH_WAREHOUSE_URL`` may carry any of :data:`settings.DBT_LIBPQ_PARAMETERS`. A connection without a
+    password gets an empty one, as the loader and ``growth dbt`` do (libpq then looks in ~/.pgpass).
+    """
+
+    airflow_param_mapping: ClassVar[dict[str, str | list[str]]] = {
+        **PostgresUserPasswordProfileMapping.airflow_param_mapping,
+        **{name: f"extra.{name}" for name in settings.DBT_LIBPQ_PARAMETERS},
+    }
+    required_fields: ClassVar[list[str]] = ["host", "user", "dbname"]
+
+    def get_dbt_value(self, name: str) -> Any:
+        if name == "password":
+            return self.conn.password or ""
+        return super().get_dbt_value(name)
 
 
 def table_asset(url: str, schema: str, table: str) -> Asset:
@@ -350,14 +377,10 @@ def _profile_config() -> ProfileConfig:
     return ProfileConfig(
         profile_name=DBT_PROFILE,
         target_name=DBT_TARGET,
-        profile_mapping=PostgresUserPasswordProfileMapping(
+        profile_mapping=WarehouseProfileMapping(
             conn_id=CONN_ID,
             # A per-node task runs one node whatever the threads; the layers' check tasks use them all.
-            profile_args={
-                "schema": DBT_TARGET_SCHEMA,
-                "threads": settings.dbt_threads(),
-                "connect_timeout": 10,
-            },
+            profile_args={"schema": DBT_TARGET_SCHEMA, "threads": settings.dbt_threads()},
         ),
     )
 

@@ -24,12 +24,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
-from growth_analytics.settings import WAREHOUSE_URL_ENV, state_dir
+from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, WarehouseUrlError, state_dir
 
 APP_ROLE = "growth"
 APP_DB = "growth"
@@ -87,12 +86,26 @@ def _free_port() -> int:
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the server can listen on ``port``: bound as Postgres binds it.
+
+    Postgres sets SO_REUSEADDR, so the TIME_WAIT connections a stopped server leaves do not keep it from
+    its port; a bind without it would call the port busy and move the server to a new one.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by its owner only from the start (it holds passwords)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 def _allow_traverse(path: Path) -> None:
@@ -170,7 +183,7 @@ class EmbeddedPostgres:
         self._prepare_service_user()
         meta = {"superuser_password": secrets.token_urlsafe(18), "app_password": secrets.token_urlsafe(18)}
         pwfile = self.root / "initdb.pw"
-        pwfile.write_text(meta["superuser_password"] + "\n")
+        _write_private(pwfile, meta["superuser_password"] + "\n")
         if self._run_as_service_user():
             import pwd
 
@@ -192,8 +205,7 @@ class EmbeddedPostgres:
             )
         finally:
             pwfile.unlink(missing_ok=True)
-        self._meta_path.write_text(json.dumps(meta))
-        self._meta_path.chmod(0o600)
+        _write_private(self._meta_path, json.dumps(meta))
 
     def running_port(self) -> int | None:
         """The port of the running server, read from postmaster.pid; None when it is not running."""
@@ -258,7 +270,7 @@ class EmbeddedPostgres:
                     timeout=90,
                 )
                 meta["port"] = port
-                self._meta_path.write_text(json.dumps(meta))
+                _write_private(self._meta_path, json.dumps(meta))
             self._bootstrap(port)
             return self.url(port)
 
@@ -275,12 +287,14 @@ class EmbeddedPostgres:
         port = port or self.running_port()
         if port is None:
             raise WarehouseError("the embedded Postgres is not running: start it with `growth db up`")
-        password = quote(self._read_meta()["app_password"], safe="")
-        return f"postgresql://{APP_ROLE}:{password}@127.0.0.1:{port}/{APP_DB}"
+        return self._params(port, APP_ROLE, self._read_meta()["app_password"], APP_DB).url()
 
     def superuser_url(self, port: int) -> str:
-        password = quote(self._read_meta()["superuser_password"], safe="")
-        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/postgres"
+        return self._params(port, SUPERUSER, self._read_meta()["superuser_password"], "postgres").url()
+
+    @staticmethod
+    def _params(port: int, user: str, password: str, dbname: str) -> WarehouseParams:
+        return WarehouseParams(host="127.0.0.1", port=port, user=user, password=password, dbname=dbname)
 
     def create_database(self, name: str) -> str:
         """A new, empty database ``name`` owned by the app role (replacing one of that name); its URL."""
@@ -292,7 +306,7 @@ class EmbeddedPostgres:
             admin.execute(
                 sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
             )
-        return self.url(port).rsplit("/", 1)[0] + f"/{name}"
+        return self._params(port, APP_ROLE, self._read_meta()["app_password"], name).url()
 
     def _bootstrap(self, port: int) -> None:
         """Create the app role and database once; cheap when they exist."""
@@ -323,23 +337,32 @@ class EmbeddedPostgres:
                     )
                 )
         meta["bootstrapped"] = True
-        self._meta_path.write_text(json.dumps(meta))
+        _write_private(self._meta_path, json.dumps(meta))
 
 
 def warehouse_url(start: bool = True) -> str:
     """``GROWTH_WAREHOUSE_URL`` if set, else the embedded server's URL (started on demand)."""
     configured = os.environ.get(WAREHOUSE_URL_ENV)
     if configured:
+        warehouse_params(configured)  # refuse a URL that some of the project's clients could not follow
         return configured
     server = EmbeddedPostgres.default()
     return server.up() if start else server.url()
 
 
+def warehouse_params(url: str) -> WarehouseParams:
+    """The parts of a warehouse URL; a URL the project cannot use is a :class:`WarehouseError`."""
+    try:
+        return WarehouseParams.from_url(url)
+    except WarehouseUrlError as exc:
+        raise WarehouseError(str(exc)) from exc
+
+
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
     """A connection to the warehouse as the project's role; sessions run in UTC."""
-    target = url or warehouse_url()
+    params = warehouse_params(url or warehouse_url())
     try:
-        return psycopg.connect(target, options="-c TimeZone=UTC", **kwargs)
+        return psycopg.connect(**params.connect_kwargs(), options="-c TimeZone=UTC", **kwargs)
     except psycopg.OperationalError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise WarehouseError(f"cannot connect to the warehouse: {first_line}") from exc

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from growth_analytics.settings import WAREHOUSE_URL_ENV, dbt_project_dir, state_dir
+from growth_analytics import child
+from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, dbt_project_dir, state_dir
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
@@ -95,49 +96,52 @@ def dbt_executable() -> str:
 
 
 def dbt_env(url: str | None = None) -> dict[str, str]:
-    """Environment for a dbt process: the warehouse URL and the project's profiles.yml."""
+    """Environment for a dbt process: the warehouse URL, its parts for profiles.yml, the profiles folder."""
     from growth_analytics.db import warehouse_url
 
     env = dict(os.environ)
-    env[WAREHOUSE_URL_ENV] = url or warehouse_url()
+    env.update(profile_env(url or warehouse_url()))
     env["DBT_PROFILES_DIR"] = str(dbt_project_dir())
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
 
 
+def profile_env(url: str) -> dict[str, str]:
+    """The variables dbt_project/profiles.yml reads, from the warehouse URL (and the URL itself)."""
+    return {WAREHOUSE_URL_ENV: url, **WarehouseParams.from_url(url).dbt_env()}
+
+
 def run_dbt(
     args: list[str], check: bool = True, url: str | None = None, capture: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``dbt ARGS`` in the active project; ``deps`` always runs in the real project."""
+    """Run ``dbt ARGS`` in the active project; ``deps`` always runs in the real project.
+
+    dbt dies with this process and gets its SIGTERM and SIGINT (see :mod:`growth_analytics.child`).
+    """
     project = dbt_project_dir() if args[:1] == ["deps"] else active_project_dir()
-    return subprocess.run(
-        [dbt_executable(), *args],
-        cwd=project,
-        env=dbt_env(url),
-        check=check,
-        text=True,
-        capture_output=capture,
-    )
+    return child.run([dbt_executable(), *args], cwd=project, env=dbt_env(url), check=check, capture=capture)
 
 
 def invoke_dbt(args: list[str], url: str) -> dbtRunnerResult:
     """Run ``dbt ARGS`` in this process (dbtRunner, as growth_etl's Cosmos tasks do).
 
-    The profile reads the warehouse URL from the environment, so it is set for the invocation only.
+    The profile reads the warehouse from the environment, so it is set for the invocation only.
     """
     from dbt.cli.main import dbtRunner
 
-    previous = os.environ.get(WAREHOUSE_URL_ENV)
-    os.environ[WAREHOUSE_URL_ENV] = url
+    wanted = profile_env(url)
+    previous = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
     try:
         return dbtRunner().invoke(
             [*args, "--project-dir", str(active_project_dir()), "--profiles-dir", str(dbt_project_dir())]
         )
     finally:
-        if previous is None:
-            del os.environ[WAREHOUSE_URL_ENV]
-        else:
-            os.environ[WAREHOUSE_URL_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def ensure_manifest(url: str | None = None) -> Path:

@@ -93,8 +93,7 @@ def run(data_dir: Path | None = None) -> int:
 
     started = time.monotonic()
     url = warehouse_url()
-    params = settings.WarehouseParams.from_url(url)
-    _say(f"warehouse {params.host}:{params.port}/{params.dbname}")
+    _say(f"warehouse {settings.WarehouseParams.from_url(url).describe()}")
     extra_env: dict[str, str] = {}
     if data_dir is not None:
         if not data_dir.is_dir():
@@ -142,15 +141,17 @@ def run(data_dir: Path | None = None) -> int:
         print()
 
     reports = settings.reports_dir()
+    # A report is named only when this run wrote it: a file of an earlier run may still be there.
+    succeeded = {task_id for task_id, task_state, _ in tasks if task_state == "success"}
     reason = elementary_off_reason()
-    report = reports / "elementary_report.html"
     if reason:
         _say(reason)
-    elif report.exists():
-        _say(f"Elementary report: {report}")
-    docs = reports / "dbt_docs" / "index.html"
-    if docs.exists():
-        _say(f"dbt docs: {docs}")
+    elif "elementary_report" in succeeded:
+        _say(f"Elementary report: {reports / 'elementary_report.html'}")
+    if "dbt_docs" in succeeded:
+        _say(f"dbt docs: {reports / 'dbt_docs' / 'index.html'}")
+    elif any(task_id == "dbt_docs" for task_id, _, _ in tasks):
+        _say("dbt docs were not written (task dbt_docs did not succeed; see the log)")
     _say(f"{'failed' if failed else 'done'} in {time.monotonic() - started:.0f} s")
     return 1 if failed else 0
 
