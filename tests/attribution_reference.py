@@ -9,8 +9,11 @@ Contract, briefly:
 - rule-based: rules in priority order, inclusive windows, the latest touch satisfying the first rule that
   has one wins; no touch at all: UNATTRIBUTED;
 - multi-touch over the touches in [registration_time - lookback, registration_time], ordered by
-  time_started, medium, is_paid (false first): first_touch, last_touch, linear, time_decay, position_based;
-  no touch in the window: 1.0 to UNATTRIBUTED.
+  time_started, medium, is_paid (false first): first_touch, last_touch, linear, time_decay, position_based,
+  last_non_direct; no touch in the window: 1.0 to UNATTRIBUTED;
+- paths (issue 21): a registration's window touches, a never-registering user's sessions, as channels with
+  consecutive repeats collapsed; the Markov removal effects of the first-order chain over all paths, solved
+  as a linear system (numpy), and each registration's credit RE_c / sum of RE over its path's channels.
 """
 
 from __future__ import annotations
@@ -23,10 +26,21 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
+
 UNATTRIBUTED = "UNATTRIBUTED"
-MULTI_TOUCH_MODELS = ("first_touch", "last_touch", "linear", "time_decay", "position_based")
+DIRECT = "DIRECT"
+MULTI_TOUCH_MODELS = (
+    "first_touch",
+    "last_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "last_non_direct",
+)
 MODELS = ("rule_based", *MULTI_TOUCH_MODELS)
 
 
@@ -181,6 +195,8 @@ def multi_touch(
         for model in MULTI_TOUCH_MODELS:
             result[model][UNATTRIBUTED] = 1.0
         return result
+    non_direct = [index for index, t in enumerate(window) if t.medium != DIRECT]
+    last_non_direct = non_direct[-1] if non_direct else n - 1
     weights = [2.0 ** (-((at - t.time_started) / timedelta(days=1)) / half_life_days) for t in window]
     total_weight = sum(weights)
     for index, (touch, weight) in enumerate(zip(window, weights, strict=True)):
@@ -189,6 +205,8 @@ def multi_touch(
             result["first_touch"][channel] += 1.0
         if index == n - 1:
             result["last_touch"][channel] += 1.0
+        if index == last_non_direct:
+            result["last_non_direct"][channel] += 1.0
         result["linear"][channel] += 1.0 / n
         result["time_decay"][channel] += weight / total_weight
         if n == 1:
@@ -233,3 +251,121 @@ def attribute(
             for channel, credit in channels.items():
                 credits[(registration, model, channel)] = credit
     return Attribution(rule_results, credits)
+
+
+# --- paths and the Markov removal-effect model (issue 21) ----------------------------------------------
+
+START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
+
+
+def collapse(channels: Iterable[str]) -> tuple[str, ...]:
+    """Consecutive repeats as one step: A A B A -> A B A."""
+    steps: list[str] = []
+    for channel in channels:
+        if not steps or steps[-1] != channel:
+            steps.append(channel)
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class UserPath:
+    user_id: int
+    registration: Registration | None  # None: the user never registered (a non-converting path)
+    steps: tuple[str, ...]  # empty: a registration without a touch in the window (no path)
+    touches: int
+    first_touch: datetime | None
+
+
+def _touch_order(touch: Session) -> tuple[datetime, str, bool]:
+    return (touch.time_started, touch.medium, touch.is_paid)
+
+
+def user_paths(
+    sessions: Iterable[Session], registrations: Iterable[Registration], lookback_days: float = 30
+) -> list[UserPath]:
+    """One path per registration (its touches in the lookback window) and per user who never registers
+    (all their sessions)."""
+    by_user: dict[int, list[Session]] = defaultdict(list)
+    for session in set(sessions):
+        by_user[session.user_id].append(session)
+    registered = {r.user_id for r in registrations}
+    lookback = timedelta(days=lookback_days)
+    result = []
+    for registration in sorted(set(registrations)):
+        at = registration.registration_time
+        window = sorted(
+            (t for t in by_user.get(registration.user_id, []) if at - lookback <= t.time_started <= at),
+            key=_touch_order,
+        )
+        first = window[0].time_started if window else None
+        steps = collapse(t.medium for t in window)
+        result.append(UserPath(registration.user_id, registration, steps, len(window), first))
+    for user_id, touches in sorted(by_user.items()):
+        if user_id not in registered:
+            ordered = sorted(touches, key=_touch_order)
+            steps = collapse(t.medium for t in ordered)
+            result.append(UserPath(user_id, None, steps, len(ordered), ordered[0].time_started))
+    return result
+
+
+def transition_counts(paths: Iterable[UserPath]) -> dict[tuple[str, str], int]:
+    """(from state, to state) -> transitions over every path: (start) > steps > (conversion) or (null)."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for path in paths:
+        if not path.steps:
+            continue
+        states = [START, *path.steps, CONVERSION if path.registration else NULL]
+        for pair in pairwise(states):
+            counts[pair] += 1
+    return dict(counts)
+
+
+def conversion_probability(counts: dict[tuple[str, str], int], removed: str | None = None) -> float:
+    """Probability of absorption in (conversion) from (start): solves (I - Q) x = r, where Q holds the
+    transient-to-transient probabilities and r the probabilities into (conversion); transitions into
+    `removed` go to (null) instead."""
+    outgoing: dict[str, int] = defaultdict(int)
+    for (source, _), count in counts.items():
+        outgoing[source] += count
+    transient = sorted(outgoing)
+    index = {state: i for i, state in enumerate(transient)}
+    q = np.zeros((len(transient), len(transient)))
+    r = np.zeros(len(transient))
+    for (source, target), count in counts.items():
+        probability = count / outgoing[source]
+        if target in (removed, NULL):
+            continue
+        if target == CONVERSION:
+            r[index[source]] += probability
+        else:
+            q[index[source], index[target]] += probability
+    x = np.linalg.solve(np.eye(len(transient)) - q, r)
+    return float(x[index[START]])
+
+
+@dataclass(frozen=True)
+class Markov:
+    conversion_probability: float
+    removal_effects: dict[str, float]
+    registrations: dict[str, float]  # channel -> N * RE_c / sum of RE
+
+
+def markov(paths: list[UserPath]) -> Markov:
+    counts = transition_counts(paths)
+    channels = sorted({step for path in paths for step in path.steps})
+    converting = sum(1 for path in paths if path.registration and path.steps)
+    p = conversion_probability(counts) if counts else 0.0
+    effects = {c: (1.0 - conversion_probability(counts, c) / p) if p > 0 else 0.0 for c in channels}
+    total = sum(effects.values())
+    registrations = {c: converting * e / total if total > 0 else 0.0 for c, e in effects.items()}
+    return Markov(p, effects, registrations)
+
+
+def markov_credits(steps: tuple[str, ...], removal_effects: dict[str, float]) -> dict[str, float]:
+    """A registration's Markov credits: RE_c / sum of RE over its path's distinct channels (an equal split
+    if that sum is 0); no path: 1.0 to UNATTRIBUTED."""
+    if not steps:
+        return {UNATTRIBUTED: 1.0}
+    channels = set(steps)
+    total = sum(removal_effects[c] for c in channels)
+    return {c: removal_effects[c] / total if total > 0 else 1.0 / len(channels) for c in channels}

@@ -30,6 +30,12 @@ MART_TABLES = (
     "mart.channel_attribution_daily",
     "mart.channel_attribution_monthly",
     "mart.channel_performance",
+    "mart.user_paths",
+    "mart.conversion_paths",
+    "mart.conversion_paths_monthly",
+    "mart.markov_transitions",
+    "mart.markov_channel_attribution",
+    "mart.markov_credits",
 )
 
 
@@ -99,10 +105,24 @@ EARLY_SESSIONS: list[tuple[int, str, str, str]] = [
     (_user(17), ts(R - 4 * H), "false", "Carrier Pigeon"),
     # 18: sessions of a user who never registers
     (_user(18), ts(R - 4 * H), "false", "EMAIL"),
+    # 20: path EMAIL EMAIL SOCIAL EMAIL collapses to EMAIL > SOCIAL > EMAIL; last non-direct: the EMAIL
+    # before the closing DIRECT
+    (_user(20), ts(R - 4 * D), "false", "EMAIL"),
+    (_user(20), ts(R - 3 * D), "false", "EMAIL"),
+    (_user(20), ts(R - 2 * D), "false", "SOCIAL"),
+    (_user(20), ts(R - 1 * D), "false", "EMAIL"),
+    (_user(20), ts(R - H), "false", "DIRECT"),
+    # 21: a user who never registers, path DIRECT DIRECT EMAIL -> DIRECT > EMAIL (non-converting)
+    (_user(21), ts(R - 3 * H), "false", "DIRECT"),
+    (_user(21), ts(R - 2 * H), "false", "DIRECT"),
+    (_user(21), ts(R - H), "false", "EMAIL"),
+    # 22: only DIRECT touches in the window: last non-direct falls back to DIRECT; path DIRECT
+    (_user(22), ts(R - 2 * D), "false", "DIRECT"),
+    (_user(22), ts(R - H), "true", "DIRECT"),
 ]
 
 EARLY_REGISTRATIONS: list[tuple[int, str]] = [
-    *[(_user(n), ts(R)) for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17)],
+    *[(_user(n), ts(R)) for n in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16, 17, 20, 22)],
     (_user(11), "2020-06-10T14:00:00+02:00"),
     (_user(12), ts(R)),  # duplicate registration row
     (_user(13), ts(R)),

@@ -12,7 +12,17 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from attribution_reference import MODELS, UNATTRIBUTED, attribute, read_files
+from attribution_reference import (
+    MODELS,
+    UNATTRIBUTED,
+    UserPath,
+    attribute,
+    markov,
+    markov_credits,
+    read_files,
+    transition_counts,
+    user_paths,
+)
 from dbt_cases import BIG, query, run_dbt_in, write_edge_case_files
 
 from growth_analytics.load import load_files
@@ -253,3 +263,164 @@ def test_the_rule_based_check_catches_a_lost_or_misplaced_attribution(built, tmp
         query(url, "insert into mart.registration_attribution select * from public.kept_attribution")
         query(url, "drop table public.kept_attribution")
     assert check_passes()
+
+
+@pytest.fixture(scope="module")
+def reference_paths(tmp_path_factory) -> list[UserPath]:
+    """The reference's paths of the same input files as `built`."""
+    sessions, registrations = read_files(_input_files(tmp_path_factory.mktemp("paths")))
+    return user_paths(sessions, registrations)
+
+
+def _path_key(path: UserPath) -> tuple:
+    return (path.user_id, path.registration.registration_time if path.registration else None)
+
+
+@pytest.mark.slow
+def test_user_paths_match_reference(built, reference_paths):
+    url, _, _ = built
+    rows = query(
+        url,
+        "select p.user_id, r.registration_time, p.steps, p.touches, p.days_to_convert, p.channels "
+        "from mart.user_paths as p left join dwh.fct_registrations as r using (registration_key)",
+    )
+    actual = {
+        (user, time): (tuple(steps), touches, days, tuple(channels))
+        for user, time, steps, touches, days, channels in rows
+    }
+    assert len(actual) == len(rows), "one row per registration and per user without one"
+    wanted = {}
+    for path in reference_paths:
+        days = (
+            (path.registration.registration_time - path.first_touch).total_seconds() / 86400
+            if path.registration and path.first_touch
+            else None
+        )
+        wanted[_path_key(path)] = (path.steps, path.touches, days, tuple(sorted(set(path.steps))))
+    assert set(actual) == set(wanted)
+    bad = [
+        (key, actual[key], want)
+        for key, want in wanted.items()
+        if actual[key][:2] != want[:2]
+        or actual[key][3] != want[3]
+        or (actual[key][2] is None) != (want[2] is None)
+        or (want[2] is not None and not math.isclose(actual[key][2], want[2], abs_tol=TOLERANCE))
+    ]
+    assert not bad, f"{len(bad)} paths differ, e.g. {bad[:3]}"
+
+
+@pytest.mark.slow
+def test_conversion_paths_match_reference(built, reference_paths):
+    url, _, _ = built
+    rows = query(
+        url,
+        "select path, path_length, converting, non_converting, conversion_rate, mean_touches, "
+        "mean_days_to_convert from mart.conversion_paths",
+    )
+    actual = {row[0]: row[1:] for row in rows}
+    groups: dict[tuple[str, ...], list[UserPath]] = defaultdict(list)
+    for path in reference_paths:
+        if path.steps:
+            groups[path.steps].append(path)
+    assert set(actual) == {" > ".join(steps) for steps in groups}
+    for steps, members in groups.items():
+        converting = [p for p in members if p.registration]
+        length, conv, non_conv, rate, touches, days = actual[" > ".join(steps)]
+        assert (length, conv, non_conv) == (len(steps), len(converting), len(members) - len(converting))
+        assert math.isclose(rate, len(converting) / len(members), abs_tol=TOLERANCE)
+        if converting:
+            mean_touches = sum(p.touches for p in converting) / len(converting)
+            mean_days = sum(
+                (p.registration.registration_time - p.first_touch).total_seconds() / 86400 for p in converting
+            ) / len(converting)
+            assert math.isclose(touches, mean_touches, abs_tol=TOLERANCE), steps
+            assert math.isclose(days, mean_days, abs_tol=TOLERANCE), steps
+        else:
+            assert touches is None and days is None
+    # the edge cases: repeats collapse (20), same-instant twins are one step (9), non-converting (21)
+    assert actual["EMAIL > SOCIAL > EMAIL > DIRECT"][1] >= 1
+    assert "SOCIAL > EMAIL > REFERRAL" in actual
+    assert actual["DIRECT > EMAIL"][2] >= 1
+
+
+@pytest.mark.slow
+def test_markov_matches_an_independent_solve(built, reference_paths):
+    """Removal effects, registrations and P against numpy's solve of the same chain, to 1e-9; the
+    transitions against the reference's counts; per-registration credits and the daily rows."""
+    url, _, _ = built
+    expected = markov(reference_paths)
+    assert 0 < expected.conversion_probability < 1
+
+    transitions = {
+        (f, t): n
+        for f, t, n in query(url, "select from_state, to_state, transitions from mart.markov_transitions")
+    }
+    assert transitions == transition_counts(reference_paths)
+
+    rows = query(
+        url,
+        "select channel, removal_effect, registrations, conversion_probability "
+        "from mart.markov_channel_attribution",
+    )
+    assert {row[0] for row in rows} == set(expected.removal_effects)
+    for channel, effect, registrations, probability in rows:
+        assert math.isclose(effect, expected.removal_effects[channel], abs_tol=TOLERANCE), channel
+        assert math.isclose(registrations, expected.registrations[channel], abs_tol=TOLERANCE), channel
+        assert math.isclose(probability, expected.conversion_probability, abs_tol=TOLERANCE)
+    converting = sum(1 for p in reference_paths if p.registration and p.steps)
+    assert math.isclose(sum(row[2] for row in rows), converting, abs_tol=1e-6)
+
+    credits = query(
+        url,
+        "select c.user_id, r.registration_time, c.channel, c.markov_credit "
+        "from mart.markov_credits as c join dwh.fct_registrations as r using (registration_key)",
+    )
+    actual: dict[tuple, float] = {(u, t, c): v for u, t, c, v in credits}
+    assert len(actual) == len(credits)
+    wanted = {
+        (p.user_id, p.registration.registration_time, channel): credit
+        for p in reference_paths
+        if p.registration
+        for channel, credit in markov_credits(p.steps, expected.removal_effects).items()
+    }
+    assert set(actual) == set(wanted)
+    bad = [(k, actual[k], v) for k, v in wanted.items() if not math.isclose(actual[k], v, abs_tol=TOLERANCE)]
+    assert not bad, f"{len(bad)} credits differ, e.g. {bad[:3]}"
+    sums: dict[tuple, float] = defaultdict(float)
+    for (user, time, _), credit in actual.items():
+        sums[(user, time)] += credit
+    assert all(math.isclose(total, 1.0, abs_tol=TOLERANCE) for total in sums.values())
+
+    totals: dict[str, float] = defaultdict(float)
+    for (_, _, channel), credit in wanted.items():
+        totals[channel] += credit
+    daily = dict(
+        query(
+            url,
+            "select channel, sum(registrations) from mart.channel_attribution_daily "
+            "where model = 'markov' group by channel",
+        )
+    )
+    assert set(daily) == set(totals)
+    for channel, total in totals.items():
+        assert math.isclose(daily[channel], total, abs_tol=1e-6), channel
+
+
+@pytest.mark.slow
+def test_last_non_direct_on_the_edge_cases(built):
+    url, _, _ = built
+    rows = query(
+        url,
+        f"select r.user_id - {BIG}, c.channel from mart.attribution_credits as c "
+        "join dwh.fct_registrations as r using (registration_key) "
+        f"where r.user_id between {BIG} and {BIG + 100} and r.registration_time = '2020-06-10 12:00:00+00' "
+        "and c.last_non_direct_credit = 1",
+    )
+    winner = dict(rows)
+    assert winner[20] == "EMAIL"  # the DIRECT after it is passed over
+    assert winner[11] == "PAID SEARCH"  # DIRECT 1 s before the registration is passed over
+    assert winner[2] == "PAID SEARCH"  # out of the rule window, still the last non-direct touch
+    assert winner[7] == UNATTRIBUTED  # no touch
+    assert winner[16] == "SMS"  # the DIRECT 60 days before is outside the window
+    assert winner[22] == "DIRECT"  # only DIRECT touches: the last of them
+    assert winner[8] == UNATTRIBUTED  # only a DIRECT 40 days before: no touch in the window

@@ -26,11 +26,13 @@
     first_touch / last_touch: 1 to the first / last touch; linear: 1/n each;
     time_decay: 2^(-age_days / half_life), normalised to sum 1;
     position_based: n = 1: 1; n = 2: 0.5 each; n >= 3: 0.4 first, 0.4 last, 0.2 shared by the others.
+    last_non_direct: 1 to the last touch whose channel is not var('direct_channel'), else to the last touch.
   No touch in the window: 1.0 to var('unattributed_channel') in every multi-touch model.
   Credits of touches with the same channel add up, so a registration's credits sum to 1 per model.
 #}
 {% set half_life_days = var('attribution_half_life_days') %}
 {% set unattributed = var('unattributed_channel') %}
+{% set direct = var('direct_channel') %}
 {% set touch_weight -%}
     coalesce(power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}), 1.0)
 {%- endset %}
@@ -56,6 +58,8 @@ touches as (
         false as is_rule_based,
         row_number() over touch_order as position,
         count(*) over touch_order as n,
+        count(*) filter (where t.medium <> '{{ direct }}') over touch_order as non_direct_touches,
+        count(*) filter (where t.medium <> '{{ direct }}') over touches_so_far as non_direct_so_far,
         {{ touch_weight }} as weight,
         sum({{ touch_weight }}) over touch_order as total_weight
     from registrations as r
@@ -69,6 +73,13 @@ touches as (
             partition by r.registration_key
             order by t.time_started, t.medium, t.is_paid
             rows between unbounded preceding and unbounded following
+        ),
+        -- the same order (and sort), up to the current touch: the last non-direct touch is the one whose
+        -- running count of non-direct touches reaches the registration's total
+        touches_so_far as (
+            partition by r.registration_key
+            order by t.time_started, t.medium, t.is_paid
+            rows between unbounded preceding and current row
         )
 ),
 
@@ -82,13 +93,15 @@ rule_based as (
         true as is_rule_based,
         null::bigint as position,
         null::bigint as n,
+        null::bigint as non_direct_touches,
+        null::bigint as non_direct_so_far,
         null::double precision as weight,
         null::double precision as total_weight
     from {{ ref('registration_attribution') }} as a
     join registrations as r on r.registration_key = a.registration_key
 )
 
--- all six models in one pass: per registration and channel, the sum over its rows (in double precision
+-- all seven models in one pass: per registration and channel, the sum over its rows (in double precision
 -- throughout: numeric sums over millions of rows cost several times more). A sort, then a streaming
 -- aggregate (enable_hashagg off), rather than a hash table of millions of groups: the rows come out, and
 -- are stored, in the order of the unique index, whose build then takes half the time, and the tests that
@@ -114,6 +127,10 @@ select
         ),
         0
     ) as position_based_credit,
+    count(*) filter (
+        where (channel <> '{{ direct }}' and non_direct_so_far = non_direct_touches)
+           or (non_direct_touches = 0 and position = n)
+    )::double precision as last_non_direct_credit,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
 from (
     select * from touches

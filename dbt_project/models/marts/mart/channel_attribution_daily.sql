@@ -3,6 +3,8 @@
   Registrations per day, model and channel: the sum of the credits (fractional for multi-touch), one row
   per model that credits the channel that day. The credits are summed per day and channel first, then
   turned into rows: a few thousand rows to unpivot instead of millions.
+  Model markov: the registrations per day and set of path channels (user_paths), times each channel's
+  credit for that set (macro markov_credits) -- the sum of the per-registration credits of markov_credits.
 #}
 with daily as (
     select
@@ -11,6 +13,18 @@ with daily as (
         {{ credit_sums() }}
     from {{ ref('attribution_credits') }}
     group by registration_date, channel
+),
+
+markov_daily as (
+    select s.registration_date, c.channel, sum(s.registrations * c.credit) as registrations
+    from (
+        select registration_date, channels, count(*) as registrations
+        from {{ ref('user_paths') }}
+        where registration_key is not null
+        group by registration_date, channels
+    ) as s
+    cross join lateral {{ markov_credits('s.channels') }} as c
+    group by s.registration_date, c.channel
 )
 
 select d.registration_date, m.model, d.channel, m.registrations
@@ -22,3 +36,7 @@ cross join lateral (
         {% endfor %}
 ) as m (model, registrations)
 where m.registrations > 0
+union all
+select registration_date, 'markov', channel, registrations
+from markov_daily
+where registrations > 0

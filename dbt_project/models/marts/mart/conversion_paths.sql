@@ -1,0 +1,18 @@
+{{ config(tags=['attribution'], pre_hook="{{ set_work_mem(parallel=false) }}") }}
+{#
+  One row per distinct path (user_paths): how many registrations it led to and how many users who never
+  registered took it. Filter by length (path_length) or channel ('EMAIL' = any(channels)).
+#}
+select
+    array_to_string(steps, ' > ') as path,
+    steps,
+    cardinality(steps) as path_length,
+    channels,
+    count(registration_key) as converting,
+    count(*) - count(registration_key) as non_converting,
+    count(registration_key)::double precision / count(*) as conversion_rate,
+    avg(touches) filter (where registration_key is not null)::double precision as mean_touches,
+    avg(days_to_convert) as mean_days_to_convert
+from {{ ref('user_paths') }}
+where cardinality(steps) > 0
+group by steps, channels
