@@ -247,26 +247,44 @@ def test_create_schemas_covers_raw_and_every_dbt_schema(
     assert "raw.sessions" in statements and "raw.conversions" in statements
 
 
-def test_feed_files_select_the_landing_files_of_one_feed(
+def test_landing_files_are_told_by_their_header_and_the_rest_is_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in (
-        "sessions_2020-06-01.csv",
-        "sessions_2020-06-02.csv.gz",
-        "sessions.csv",
-        "conversions_2020-06-01.csv",
-        "sessions_notes.txt",
-        "README.md",
+    sessions = "user_id,time_started,is_paid,medium\n"
+    conversions = "user_id,registration_time\n"
+    for name, text in (
+        ("sessions_2020-06-01.csv", sessions),
+        ("sessions_2020-06-02.csv.gz", sessions),
+        ("Sessions_x.CSV", sessions),
+        ("registrations_2020-06-01.csv", conversions),
+        ("conversions_2020-06-01.csv", conversions),
+        ("sessions_wrong.csv", "user_id,time_started\n"),
+        ("sessions_notes.txt", sessions),
+        ("README.md", "# landing\n"),
     ):
-        (tmp_path / name).write_text("x\n")
+        (tmp_path / name).write_text(text)
     (tmp_path / "sessions_dir.csv").mkdir()
     monkeypatch.setenv("GROWTH_LANDING_DIR", str(tmp_path))
     assert [p.name for p in dag.feed_files("sessions")] == [
-        "sessions.csv",
+        "Sessions_x.CSV",
         "sessions_2020-06-01.csv",
         "sessions_2020-06-02.csv.gz",
     ]
-    assert [p.name for p in dag.feed_files("conversions")] == ["conversions_2020-06-01.csv"]
+    assert [p.name for p in dag.feed_files("conversions")] == [
+        "conversions_2020-06-01.csv",
+        "registrations_2020-06-01.csv",
+    ]
+    _, not_taken = dag.landing_files()
+    assert [(r.status, r.message) for r in not_taken] == [
+        ("ignored", "README.md: not a .csv or .csv.gz file"),
+        ("ignored", "sessions_dir.csv: a folder (folders are not searched)"),
+        ("ignored", "sessions_notes.txt: not a .csv or .csv.gz file"),
+        (
+            "refused",
+            "sessions_wrong.csv: header does not fit the sessions feed (user_id,time_started,is_paid,medium):"
+            " missing columns is_paid, medium",
+        ),
+    ]
     assert dag.feed_files("sessions", tmp_path / "missing") == []
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import signal
+import string
 import subprocess
 import sys
 import threading
@@ -14,13 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pytest
 
-from growth_analytics import load
+from growth_analytics import load, schema
 from growth_analytics.cli import main as growth_main
 from growth_analytics.db import connect
 
 SESSIONS_HEADER = "user_id,time_started,is_paid,medium\n"
+ALPHANUMERIC = string.ascii_letters + string.digits
 
 
 def write(path: Path, text: str | bytes) -> Path:
@@ -601,3 +605,267 @@ def test_killed_loader_leaves_nothing_and_reload_is_exact(warehouse_url: str, tm
     assert query(warehouse_url, "select count(*), count(distinct _line_number) from raw.sessions") == [
         (400_000, 400_000)
     ]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Over-long lines
+
+
+def test_a_long_line_across_a_block_boundary_leaves_the_rest_of_the_file_loaded(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    before, after = 300_000, 323_000
+    path = big_sessions_file(tmp_path / "sessions_long.csv", before + after)
+    lines = path.read_bytes().split(b"\n")
+    long_line = b"5,2020-06-01 10:00:00,t," + b"M" * (2 << 20)
+    # Reads end at 64 KiB (the header's read) and then every BLOCK_BYTES.
+    start = sum(map(len, lines[: before + 1])) + before + 1
+    boundary = (64 << 10) + load.BLOCK_BYTES * ((start - (64 << 10)) // load.BLOCK_BYTES + 1)
+    assert start < boundary < start + len(long_line), "the long line must cross a read boundary"
+    write(path, b"\n".join([*lines[: before + 1], long_line, *lines[before + 1 :]]))
+    [result] = load.load_files([path])
+    total = before + after
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (total + 1, total, 1)
+    [(line_number, reason, raw)] = query(
+        warehouse_url, "select line_number, reason, left(raw_line, 30) from raw.load_rejects"
+    )
+    assert line_number == before + 2
+    assert reason == f"line longer than {load.MAX_LINE_BYTES} bytes ({len(long_line)})"
+    assert raw == long_line[:30].decode()
+    [(count, last)] = query(warehouse_url, "select count(*), max(_line_number) from raw.sessions")
+    assert (count, last) == (total, total + 2)
+
+
+def test_a_long_line_inside_one_block_is_rejected_too(warehouse_url: str, tmp_path: Path) -> None:
+    # CRLF: the line break is not part of the length, so the line of exactly MAX_LINE_BYTES is in.
+    at_limit = b"6,2020-06-01 10:00:00,t,x" + b",x" * ((load.MAX_LINE_BYTES - 25) // 2)
+    at_limit += b"y" * (load.MAX_LINE_BYTES - len(at_limit))
+    over = at_limit + b"z"
+    body = SESSIONS_HEADER.encode() + b"1,2020-06-01 10:00:00,t,DIRECT\r\n"
+    body += at_limit + b"\r\n" + over + b"\r\n" + b"2,2020-06-01 10:00:00,t,DIRECT\r\n"
+    assert len(body) < load.BLOCK_BYTES
+    path = write(tmp_path / "sessions_inside.csv", body)
+    [result] = load.load_files([path])
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 2, 2)
+    rejects = query(warehouse_url, "select line_number, reason from raw.load_rejects order by 1")
+    fields = at_limit.count(b",") + 1
+    assert rejects == [
+        (3, f"too many fields: {fields}, expected 4"),
+        (4, f"line longer than {load.MAX_LINE_BYTES} bytes ({load.MAX_LINE_BYTES + 1})"),
+    ]
+
+
+@pytest.mark.parametrize("crlf", [False, True], ids=["lf", "crlf"])
+def test_a_long_line_read_in_pieces_is_measured_without_its_line_break(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crlf: bool
+) -> None:
+    monkeypatch.setattr(load, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(load, "MAX_LINE_BYTES", 40)
+    end = b"\r\n" if crlf else b"\n"
+    good = [b"%d,2020-06-01 10:00:00,t,DIRECT" % i for i in range(3)]
+    long_lines = [b"7,2020-06-01 10:00:00,t," + b"L" * 17, b"8,2020-06-01 10:00:00,t," + b"L" * 100]
+    body = (
+        SESSIONS_HEADER.encode() + end.join([good[0], long_lines[0], good[1], long_lines[1], good[2]]) + end
+    )
+    path = write(tmp_path / "sessions_pieces.csv", body)
+    [result] = load.load_files([path])
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 3, 2)
+    assert query(warehouse_url, "select line_number, reason from raw.load_rejects order by 1") == [
+        (3, "line longer than 40 bytes (41)"),
+        (5, "line longer than 40 bytes (124)"),
+    ]
+    assert query(warehouse_url, "select _line_number from raw.sessions order by 1") == [(2,), (4,), (6,)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The contract's bounds: medium length, timestamp range
+
+
+def test_medium_length_is_bounded_and_a_medium_at_the_bound_loads(warehouse_url: str, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    # incompressible text of 4-byte characters: the longest key entry the bound allows
+    widest = "".join(map(chr, rng.integers(0x20000, 0x2A6D0, load.MAX_TEXT_CHARS)))
+    lines = [
+        f"1,2020-06-01 10:00:00,t,{widest}",
+        "2,2020-06-01 10:00:00,t," + "A" * load.MAX_TEXT_CHARS,
+        "3,2020-06-01 10:00:00,t," + "B" * (load.MAX_TEXT_CHARS + 1),
+        "4,2020-06-01 10:00:00,t," + widest + "C",
+        "5,2020-06-01 10:00:00,t," + "".join(rng.choice(list(ALPHANUMERIC), 3232)),
+    ]
+    path = write(tmp_path / "sessions_mediums.csv", SESSIONS_HEADER + "\n".join(lines) + "\n")
+    [result] = load.load_files([path])
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 2, 3)
+    assert query(warehouse_url, "select user_id, medium from raw.sessions order by 1") == [
+        (1, widest),
+        (2, "A" * load.MAX_TEXT_CHARS),
+    ]
+    limit = load.MAX_TEXT_CHARS
+    assert query(warehouse_url, "select line_number, reason from raw.load_rejects order by 1") == [
+        (4, f"medium longer than {limit} characters ({limit + 1})"),
+        (5, f"medium longer than {limit} characters ({limit + 1})"),
+        (6, f"medium longer than {limit} characters (3232)"),
+    ]
+
+
+def test_timestamps_outside_the_range_are_rejected_with_the_range(warehouse_url: str, tmp_path: Path) -> None:
+    stamps = [
+        "0001-01-01 00:00:00",
+        "1989-12-31 23:59:59.999999",
+        "1990-01-01 00:00:00",
+        "2099-12-31 23:59:59.999999",
+        "2100-01-01 00:00:00",
+        "9999-12-31 23:59:59",
+    ]
+    body = "user_id,registration_time\n" + "".join(f"{i},{t}\n" for i, t in enumerate(stamps))
+    [result] = load.load_files([write(tmp_path / "conversions_range.csv", body)])
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (6, 2, 4)
+    assert query(warehouse_url, "select registration_time from raw.conversions order by 1") == [
+        (utc(1990, 1, 1),),
+        (utc(2099, 12, 31, 23, 59, 59, 999999),),
+    ]
+    rejects = query(warehouse_url, "select line_number, reason from raw.load_rejects order by 1")
+    assert rejects == [
+        (n, f"registration_time '{stamps[n - 2]}' outside the accepted range [1990-01-01, 2100-01-01) UTC")
+        for n in (2, 3, 6, 7)
+    ]
+
+
+RAW_WRITES_OUTSIDE_THE_BOUNDS = [
+    ("sessions", "1, '2020-06-01 10:00:00+00', true, repeat('x', 257)", "sessions_medium_length"),
+    ("sessions", "1, '1989-12-31 23:59:59+00', true, 'x'", "sessions_time_started_range"),
+    ("conversions", "1, '2100-01-01 00:00:00+00'", "conversions_registration_time_range"),
+]
+
+
+@pytest.mark.parametrize(("feed", "values", "check"), RAW_WRITES_OUTSIDE_THE_BOUNDS)
+def test_raw_tables_check_the_bounds_for_any_writer(
+    warehouse_url: str, feed: str, values: str, check: str
+) -> None:
+    load.load_files([], warehouse_url)  # create the raw schema
+    with connect(warehouse_url) as conn:
+        conn.execute(f"create table raw.{feed}_by_hand partition of raw.{feed} for values in (-1)")
+        columns = ", ".join(load.FEEDS[feed].column_names)
+        statement = (
+            f"insert into raw.{feed} ({columns}, _load_id, _source_file, _line_number, _loaded_at)"
+            f" values ({values}, -1, 'by hand', 1, now())"
+        )
+        with pytest.raises(psycopg.errors.CheckViolation, match=check):
+            conn.execute(statement)
+
+
+def test_raw_tables_made_before_the_checks_get_them_and_keep_loading(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    first = write(tmp_path / "s1.csv", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
+    load.load_files([first])
+    with connect(warehouse_url) as conn:  # as a warehouse from before the bounds, with a row outside them
+        for feed in load.FEEDS.values():
+            for name in schema.contract_checks(feed):
+                conn.execute(f"alter table {feed.table} drop constraint {name}")
+        conn.execute("update raw.sessions set medium = repeat('x', 300)")
+    second = write(tmp_path / "s2.csv", SESSIONS_HEADER + "2,2020-06-01 10:00:00,t,EMAIL\n")
+    [result] = load.load_files([second])
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    checks = query(
+        warehouse_url,
+        "select conname, convalidated from pg_constraint"
+        " where conrelid in ('raw.sessions'::regclass, 'raw.conversions'::regclass) and contype = 'c'"
+        " order by 1",
+    )
+    assert checks == sorted((name, False) for f in load.FEEDS.values() for name in schema.contract_checks(f))
+    with connect(warehouse_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("update raw.sessions set medium = repeat('y', 300) where user_id = 2")
+
+
+@pytest.mark.slow
+def test_dbt_builds_with_the_longest_medium_and_the_range_edges(warehouse_url: str, tmp_path: Path) -> None:
+    from dbt_cases import run_dbt_in
+
+    rng = np.random.default_rng(11)
+    widest = "".join(map(chr, rng.integers(0x20000, 0x2A6D0, load.MAX_TEXT_CHARS)))
+    sessions = write(
+        tmp_path / "sessions_edges.csv",
+        SESSIONS_HEADER
+        + f"1,1990-01-01 00:00:00,t,{widest}\n"
+        + f"1,2099-12-31 23:59:59.999999,f,{widest[::-1]}\n"
+        + "2,2020-06-01 10:00:00,t,"
+        + "".join(rng.choice(list(ALPHANUMERIC), 3232))
+        + "\n",
+    )
+    conversions = write(
+        tmp_path / "conversions_edges.csv", "user_id,registration_time\n1,2099-12-31 23:59:59\n"
+    )
+    results = load.load_files([sessions, conversions])
+    assert [(r.rows_loaded, r.rows_rejected) for r in results] == [(2, 1), (1, 0)]
+    build = run_dbt_in(tmp_path / "target", "build", check=False)
+    assert build.returncode == 0, build.stdout[-3000:]
+    assert query(warehouse_url, "select count(*) from dwh.fct_sessions where medium is not null") == [(2,)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Folder entries and file names
+
+
+def test_every_folder_entry_is_taken_or_reported(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    row = "1,2020-06-01 10:00:00,t,DIRECT\n"
+    write(folder / "a_upper.CSV", SESSIONS_HEADER + row)
+    write(
+        folder / "b_mixed.Csv.GZ",
+        gzip.compress(f"userid,registration_time\n{row[:2]}2020-06-02 10:00:00\n".encode()),
+    )
+    # a name that is not UTF-8, and a file after it
+    bad_name = os.fsdecode(b"c_caf\xe9.csv")
+    write(folder / bad_name, SESSIONS_HEADER + "2,2020-06-01 10:00:00,t,EMAIL\n")
+    write(folder / "d_after.csv", SESSIONS_HEADER + "3,2020-06-01 10:00:00,t,EMAIL\n")
+    (folder / "e_broken.csv").symlink_to(folder / "missing.csv")
+    (folder / "f_loop.csv").symlink_to(folder / "f_loop.csv")
+    os.mkfifo(folder / "g_pipe.csv")
+    (folder / "h_folder.csv").mkdir()
+    write(folder / "i_notes.txt", "not data")
+    (folder / "j_link.csv").symlink_to(folder / "d_after.csv")  # same bytes: already loaded
+
+    code = growth_main(["load", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert [re.sub(r" \(load \d+, [0-9.]+ s\)$", "", line) for line in out.splitlines()[:-1]] == [
+        "loaded a_upper.CSV: 1 read = 1 loaded + 0 rejected",
+        "loaded b_mixed.Csv.GZ: 1 read = 1 loaded + 0 rejected",
+        "loaded c_caf\\xe9.csv: 1 read = 1 loaded + 0 rejected",
+        "loaded d_after.csv: 1 read = 1 loaded + 0 rejected",
+        "ignored h_folder.csv: a folder (folders are not searched)",
+        "ignored i_notes.txt: not a .csv or .csv.gz file",
+        "skipped j_link.csv: already loaded as load 4",
+    ]
+    assert out.splitlines()[-1].startswith(
+        "total: 10 files: 4 loaded, 1 already loaded, 3 refused, 2 ignored; 4 read = 4 loaded + 0 rejected"
+    )
+    assert err.splitlines() == [
+        "growth load: e_broken.csv: broken symbolic link",
+        "growth load: f_loop.csv: symbolic link loop",
+        "growth load: g_pipe.csv: not a regular file (a FIFO)",
+    ]
+    assert [row[2] for row in ledger(warehouse_url)] == [
+        "a_upper.CSV",
+        "b_mixed.Csv.GZ",
+        "c_caf\\xe9.csv",
+        "d_after.csv",
+    ]
+    assert query(warehouse_url, "select distinct _source_file from raw.sessions where user_id = 2") == [
+        ("c_caf\\xe9.csv",)
+    ]
+
+
+def test_a_non_utf8_name_in_rejects_and_json(
+    warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path / os.fsdecode(b"s_\xff.csv"), SESSIONS_HEADER + "x,2020-06-01 10:00:00,t,A\n")
+    missing = tmp_path / os.fsdecode(b"gone_\xfe.csv")
+    assert growth_main(["load", "--json", str(path), str(missing)]) == 1
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert (first["status"], first["path"]) == ("loaded", f"{tmp_path}/s_\\xff.csv")
+    assert (second["status"], second["message"]) == ("refused", "gone_\\xfe.csv: no such file")
+    assert query(warehouse_url, "select source_file from raw.load_rejects") == [("s_\\xff.csv",)]

@@ -203,25 +203,33 @@ def table_asset(url: str, schema: str, table: str) -> Asset:
 # -- loading ---------------------------------------------------------------------------------------------
 
 
-def feed_files(feed: str, landing: Path | None = None) -> list[Path]:
-    """The landing folder's files of one feed, by name: ``<feed>*.csv`` and ``<feed>*.csv.gz``."""
+def landing_files(landing: Path | None = None) -> tuple[dict[str, list[Path]], list[Any]]:
+    """The landing folder's files by feed, told by their header as ``growth load`` does, and the result
+    (a ``FileResult``, ignored or refused with the reason) for each entry that no feed takes."""
+    from growth_analytics.load import sort_by_feed
+
     folder = landing or settings.landing_dir()
     if not folder.is_dir():
-        return []
-    return sorted(
-        path
-        for pattern in (f"{feed}*.csv", f"{feed}*.csv.gz")
-        for path in folder.glob(pattern)
-        if path.is_file()
-    )
+        return {}, []
+    return sort_by_feed([folder])
+
+
+def feed_files(feed: str, landing: Path | None = None) -> list[Path]:
+    """The landing folder's files of one feed (see :func:`landing_files`)."""
+    return landing_files(landing)[0].get(feed, [])
 
 
 def load_feed(feed: str) -> dict[str, Any]:
-    """Load the feed's files that are not in the ledger yet; a refused file fails the task."""
-    from growth_analytics.load import load_files
+    """Load the feed's files that are not in the ledger yet; a refused file fails the task.
+
+    A file that no feed takes (its header fits neither, or it cannot be read) is refused by both load
+    tasks, since it is not known whose it was; entries that are not data files by name are logged.
+    """
+    from growth_analytics.load import STATUS_REFUSED, load_files
 
     url = warehouse_url_from_connection()
-    files = feed_files(feed)
+    by_feed, unassigned = landing_files()
+    files = by_feed.get(feed, [])
     log.info("%s: %d file(s) in %s", feed, len(files), settings.landing_dir())
     results = load_files(files, url=url) if files else []
     summary: dict[str, Any] = {"files": len(files), "loaded": 0, "skipped_duplicate": 0, "rows_loaded": 0}
@@ -237,11 +245,16 @@ def load_feed(feed: str) -> dict[str, Any]:
             result.rows_rejected,
             result.message or "",
         )
-        if result.status == "refused":
+        if result.status == STATUS_REFUSED:
             refused.append(result.message or f"{result.path}: refused")
             continue
         summary[result.status] = summary.get(result.status, 0) + 1
         summary["rows_loaded"] += result.rows_loaded or 0
+    for entry in unassigned:
+        log.warning("not loaded by any feed: %s %s", entry.status, entry.message)
+        if entry.status == STATUS_REFUSED:
+            refused.append(entry.message)
+    summary["not_taken"] = [f"{entry.status} {entry.message}" for entry in unassigned]
     if refused:
         # Refused files are bad input, not a passing fault: fail at once, without retries.
         raise AirflowFailException("; ".join(refused))
