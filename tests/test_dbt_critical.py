@@ -54,10 +54,10 @@ def test_duplicate_key_stops_the_marts(warehouse_url: str, tmp_path: Path) -> No
 def test_a_fact_row_lost_fails_the_reconciliation(warehouse_url: str, tmp_path: Path) -> None:
     rest, target = build_first_half_of_the_sample(warehouse_url, tmp_path)
 
-    # The facts take a new delivery, then lose one row of it each (as a faulty incremental step would)
-    # before the audits count them.
+    # The facts take a new delivery (the build's first steps), then lose one row of it each (as a faulty
+    # incremental step would) before the audits count them.
     load_files(rest, url=warehouse_url)
-    run_dbt_in(target, "run", "--select", "fct_sessions", "fct_registrations")
+    run_dbt_in(target, "run", "--select", "audit_load_batches", "fct_sessions", "fct_registrations")
     for fact in ("dwh.fct_sessions", "dwh.fct_registrations"):
         query(warehouse_url, f"delete from {fact} where {one_row_of_the_latest_load(fact)}")
 
@@ -77,7 +77,7 @@ def test_a_null_in_a_new_fact_row_stops_the_marts(warehouse_url: str, tmp_path: 
     # One new session stored without its medium (as a faulty model change would leave it): the single
     # scan of the latest loads that checks the key columns of fct_sessions catches it.
     load_files(rest, url=warehouse_url)
-    run_dbt_in(target, "run", "--select", "fct_sessions")
+    run_dbt_in(target, "run", "--select", "audit_load_batches", "fct_sessions")
     fact = "dwh.fct_sessions"
     query(warehouse_url, f"update {fact} set medium = null where {one_row_of_the_latest_load(fact)}")
 

@@ -1,13 +1,15 @@
 {#
   The end of a per-load audit model (audit_session_loads, audit_registration_loads): given a CTE
   `later_copies` (_load_id, _line_number of each exact copy of an earlier row), count per load above
-  `audited` the raw rows, the copies and the rows the fact table stores.
+  `audited` and up to `taken` (the last load the build takes in) the raw rows, the copies and the rows the
+  fact table stores.
 #}
-{% macro load_audit_summary(raw, fact, staged_column, audited) %}
+{% macro load_audit_summary(raw, fact, staged_column, audited, taken) %}
 raw_counts as (
     select _load_id, min(_source_file) as _source_file, count(*) as raw_rows
     from {{ raw }}
     where _load_id > {{ audited }}
+      and _load_id <= {{ taken }}
     group by _load_id
 ),
 
@@ -38,12 +40,12 @@ left join staged as s on s._load_id = r._load_id
 {% endmacro %}
 
 {#
-  CTEs `not_stored` and `later_copies` of the loads above `audited`, from the fact: the raw rows the fact
+  CTEs `not_stored` and `later_copies` of the loads above `audited` and up to `taken`, from the fact: the raw rows the fact
   does not keep as a first occurrence (its _load_id, _line_number), each counted as a later copy only if
   the fact holds the same values from an earlier line. `keys`: fact column -> expression over the raw row
   `r`, the columns of the fact's index that the probes use.
 #}
-{% macro later_copies_from_fact(raw, fact, audited, keys) %}
+{% macro later_copies_from_fact(raw, fact, audited, taken, keys) %}
 not_stored as (
     select
         {%- for column, expression in keys.items() %}
@@ -53,6 +55,7 @@ not_stored as (
         r._line_number
     from {{ raw }} as r
     where r._load_id > {{ audited }}
+      and r._load_id <= {{ taken }}
       and not exists (
           select 1
           from {{ fact }} as stored

@@ -14,6 +14,7 @@
   builds too.
 #}
 {% set audited = max_value(this, '_load_id') if is_incremental() else 0 %}
+{% set taken = last_load_taken(ref('audit_load_batches'), 'registrations_load_id') %}
 
 with
 
@@ -21,7 +22,8 @@ with
     source('raw', 'conversions'),
     ref('fct_registrations'),
     audited,
+    taken,
     {'user_id': 'r.user_id', 'registration_time': 'r.registration_time'},
 ) }}
 
-{{ load_audit_summary(source('raw', 'conversions'), ref('fct_registrations'), 'staged_registrations', audited) }}
+{{ load_audit_summary(source('raw', 'conversions'), ref('fct_registrations'), 'staged_registrations', audited, taken) }}

@@ -17,9 +17,10 @@
   which keeps the load and line of each session's first occurrence: a new raw row it does not keep is a
   later copy only if it holds the same session from an earlier line (one probe of its unique index). Either
   way the reconciliation raw rows = stored + later copies fails on a session lost, doubled, or kept from
-  the wrong line.
+  the wrong line. Loads up to the last one the build takes in (audit_load_batches), as for fct_sessions.
 #}
 {% set audited = max_value(this, '_load_id') if is_incremental() else 0 %}
+{% set taken = last_load_taken(ref('audit_load_batches'), 'sessions_load_id') %}
 
 with
 
@@ -28,6 +29,7 @@ with
     source('raw', 'sessions'),
     ref('fct_sessions'),
     audited,
+    taken,
     {
         'user_id': 'r.user_id',
         'time_started': 'r.time_started',
@@ -40,6 +42,7 @@ with
     (
         select user_id, time_started, is_paid, {{ normalise_medium('medium') }} as medium, _load_id, _line_number
         from {{ source('raw', 'sessions') }}
+        where _load_id <= {{ taken }}
     )
 {%- endset %}
 later_copies as (
@@ -58,4 +61,4 @@ later_copies as (
 ),
 {% endif %}
 
-{{ load_audit_summary(source('raw', 'sessions'), ref('fct_sessions'), 'staged_sessions', audited) }}
+{{ load_audit_summary(source('raw', 'sessions'), ref('fct_sessions'), 'staged_sessions', audited, taken) }}
