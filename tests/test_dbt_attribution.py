@@ -8,6 +8,7 @@ edges and equal-time twins at realistic rates.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -424,3 +425,16 @@ def test_last_non_direct_on_the_edge_cases(built):
     assert winner[16] == "SMS"  # the DIRECT 60 days before is outside the window
     assert winner[22] == "DIRECT"  # only DIRECT touches: the last of them
     assert winner[8] == UNATTRIBUTED  # only a DIRECT 40 days before: no touch in the window
+
+
+@pytest.mark.slow
+def test_dbt_unit_tests_pass_in_the_build(built):
+    """The dbt unit tests (models/marts/mart/_mart_unit_tests.yml) ran in `dbt build` and passed."""
+    _, _, output = built
+    for name in (
+        "user_paths_collapse_repeats",
+        "registration_attribution_rule_windows_edges",
+        "markov_transitions_of_three_channel_paths",
+        "markov_removal_effects_of_three_channels",
+    ):
+        assert re.search(rf"PASS \S+::{name}\b", output), name
