@@ -167,4 +167,5 @@ def run_cli(args: argparse.Namespace) -> int:
     reason = elementary_off_reason()
     if reason and dbt_args[:1] != ["deps"]:
         print(f"growth dbt: {reason}", file=sys.stderr)
-    return run_dbt(dbt_args or ["--help"], check=False).returncode
+    returncode = run_dbt(dbt_args or ["--help"], check=False).returncode
+    return 128 - returncode if returncode < 0 else returncode  # killed by signal N: 128 + N, as a shell says

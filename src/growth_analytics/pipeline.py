@@ -87,6 +87,26 @@ def attribution_table(url: str) -> str:
     return "\n".join(lines)
 
 
+def report_messages(
+    tasks: list[tuple[str, str, float]], reports: Path, elementary_reason: str | None
+) -> list[str]:
+    """Where this run's reports are.
+
+    A report is named only when its task succeeded in this run: the file of an earlier run may be there.
+    """
+    succeeded = {task_id for task_id, task_state, _ in tasks if task_state == "success"}
+    messages = []
+    if elementary_reason:
+        messages.append(elementary_reason)
+    elif "elementary_report" in succeeded:
+        messages.append(f"Elementary report: {reports / 'elementary_report.html'}")
+    if "dbt_docs" in succeeded:
+        messages.append(f"dbt docs: {reports / 'dbt_docs' / 'index.html'}")
+    elif any(task_id == "dbt_docs" for task_id, _, _ in tasks):
+        messages.append("dbt docs were not written (task dbt_docs did not succeed; see the log)")
+    return messages
+
+
 def run(data_dir: Path | None = None) -> int:
     from growth_analytics.db import warehouse_url
     from growth_analytics.dbt import elementary_off_reason
@@ -140,18 +160,8 @@ def run(data_dir: Path | None = None) -> int:
         print(attribution_table(url))
         print()
 
-    reports = settings.reports_dir()
-    # A report is named only when this run wrote it: a file of an earlier run may still be there.
-    succeeded = {task_id for task_id, task_state, _ in tasks if task_state == "success"}
-    reason = elementary_off_reason()
-    if reason:
-        _say(reason)
-    elif "elementary_report" in succeeded:
-        _say(f"Elementary report: {reports / 'elementary_report.html'}")
-    if "dbt_docs" in succeeded:
-        _say(f"dbt docs: {reports / 'dbt_docs' / 'index.html'}")
-    elif any(task_id == "dbt_docs" for task_id, _, _ in tasks):
-        _say("dbt docs were not written (task dbt_docs did not succeed; see the log)")
+    for message in report_messages(tasks, settings.reports_dir(), elementary_off_reason()):
+        _say(message)
     _say(f"{'failed' if failed else 'done'} in {time.monotonic() - started:.0f} s")
     return 1 if failed else 0
 

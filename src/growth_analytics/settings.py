@@ -208,6 +208,8 @@ DBT_FIELD_ENV: dict[str, str] = {
 
 
 def _split_host_port(hostport: str) -> tuple[str, str | None]:
+    if "," in hostport:
+        raise WarehouseUrlError(f"{WAREHOUSE_URL_ENV} names several hosts; dbt-postgres takes one")
     if hostport.startswith("["):
         host, bracket, rest = hostport[1:].partition("]")
         if not bracket or (rest and not rest.startswith(":")):
