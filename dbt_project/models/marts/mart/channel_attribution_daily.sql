@@ -3,8 +3,8 @@
   Registrations per day, model and channel: the sum of the credits (fractional for multi-touch), one row
   per model that credits the channel that day. The credits are summed per day and channel first, then
   turned into rows: a few thousand rows to unpivot instead of millions.
-  Model markov: the registrations per day and set of path channels (user_paths), times each channel's
-  credit for that set (macro markov_credits) -- the sum of the per-registration credits of markov_credits.
+  Model markov: the registrations per day and path (user_paths), times each channel's credit for that path
+  (macro markov_credits) -- the sum of the per-registration credits of markov_credits.
 #}
 with daily as (
     select
@@ -18,12 +18,12 @@ with daily as (
 markov_daily as (
     select s.registration_date, c.channel, sum(s.registrations * c.credit) as registrations
     from (
-        select registration_date, channels, count(*) as registrations
+        select registration_date, steps, count(*) as registrations
         from {{ ref('user_paths') }}
         where registration_key is not null
-        group by registration_date, channels
+        group by registration_date, steps
     ) as s
-    cross join lateral {{ markov_credits('s.channels') }} as c
+    cross join lateral {{ markov_credits('s.steps') }} as c
     group by s.registration_date, c.channel
 )
 

@@ -7,7 +7,7 @@ select
     array_to_string(steps, ' > ') as path,
     steps,
     cardinality(steps) as path_length,
-    channels,
+    array(select distinct unnest(steps) order by 1) as channels,
     count(registration_key) as converting,
     count(*) - count(registration_key) as non_converting,
     count(registration_key)::double precision / count(*) as conversion_rate,
@@ -15,4 +15,4 @@ select
     avg(days_to_convert) as mean_days_to_convert
 from {{ ref('user_paths') }}
 where cardinality(steps) > 0
-group by steps, channels
+group by steps

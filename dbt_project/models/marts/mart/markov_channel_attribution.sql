@@ -1,4 +1,6 @@
-{{ config(tags=['attribution']) }}
+{#- nested loops off: the squarings' row counts are estimated at 1 (their HAVING), and nested loops over
+    thousands of rows each then cost seconds where hash joins take milliseconds -#}
+{{ config(tags=['attribution'], pre_hook="set local enable_nestloop = off") }}
 {#
   Markov removal effects, from the whole chain (markov_transitions) on every run.
   P: probability of absorption in (conversion) from (start). P-c: the same with every transition into

@@ -6,5 +6,5 @@
 #}
 select p.registration_key, p.user_id, p.registration_date, c.channel, c.credit as markov_credit
 from {{ ref('user_paths') }} as p
-cross join lateral {{ markov_credits('p.channels') }} as c
+cross join lateral {{ markov_credits('p.steps') }} as c
 where p.registration_key is not null

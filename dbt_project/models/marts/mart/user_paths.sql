@@ -44,15 +44,44 @@ registrations as (
     {%- endif %}
 ),
 
-touches as (
-    select t.user_id, t.registration_key, t.time_started, t.medium, t.is_paid
+converting_touches as (
+    -- a touch starts a step unless the touch before it in the path has the same channel
+    select
+        t.user_id,
+        t.registration_key,
+        t.time_started,
+        t.medium,
+        t.is_paid,
+        t.medium is distinct from lag(t.medium) over (
+            partition by t.registration_key order by {{ touch_order }}
+        ) as starts_step
     from {{ ref('int_registration_touches') }} as t
     where t.is_in_lookback
     {%- if is_incremental() %}
       and t.user_id in ({{ users_in_scope }})
     {%- endif %}
-    union all
-    select s.user_id, null::uuid as registration_key, s.time_started, s.medium, s.is_paid
+),
+
+converting as (
+    select
+        registration_key,
+        array_agg(medium order by {{ touch_order }}) filter (where starts_step) as steps,
+        count(*) as touches,
+        min(time_started) as first_touch_at
+    from converting_touches
+    group by registration_key
+),
+
+non_converting_touches as (
+    -- apart from the registrations' touches: read in the order of fct_sessions' unique index (user_id,
+    -- time_started, medium, is_paid), the window and the aggregate below need no sort
+    select
+        s.user_id,
+        s.time_started,
+        s.medium,
+        s.is_paid,
+        s.medium is distinct from lag(s.medium) over (partition by s.user_id order by {{ touch_order }})
+            as starts_step
     from {{ ref('fct_sessions') }} as s
     where not exists (select from {{ ref('fct_registrations') }} as r where r.user_id = s.user_id)
     {%- if is_incremental() %}
@@ -60,36 +89,32 @@ touches as (
     {%- endif %}
 ),
 
-marked as (
-    -- a touch starts a step unless the touch before it in the path has the same channel
-    select
-        *,
-        medium is distinct from lag(medium) over (
-            partition by user_id, registration_key order by {{ touch_order }}
-        ) as starts_step
-    from touches
-),
-
-paths as (
+non_converting as (
     select
         user_id,
-        registration_key,
         array_agg(medium order by {{ touch_order }}) filter (where starts_step) as steps,
-        array_agg(distinct medium order by medium) as channels,
-        count(*) as touches,
-        min(time_started) as first_touch_at
-    from marked
-    group by user_id, registration_key
+        count(*) as touches
+    from non_converting_touches
+    group by user_id
 )
 
 select
-    coalesce(r.user_id, p.user_id) as user_id,
+    r.user_id,
     r.registration_key,
     r.registration_date,
-    coalesce(p.steps, '{}'::text[]) as steps,
-    coalesce(p.channels, '{}'::text[]) as channels,
-    coalesce(p.touches, 0)::integer as touches,
-    {{ hours_between('r.registration_time', 'p.first_touch_at') }} / 24.0 as days_to_convert,
+    coalesce(c.steps, '{}'::text[]) as steps,
+    coalesce(c.touches, 0)::integer as touches,
+    {{ hours_between('r.registration_time', 'c.first_touch_at') }} / 24.0 as days_to_convert,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
-from paths as p
-full join registrations as r on r.registration_key = p.registration_key
+from registrations as r
+left join converting as c on c.registration_key = r.registration_key
+union all
+select
+    user_id,
+    null::uuid,
+    null::date,
+    steps,
+    touches::integer,
+    null::double precision,
+    {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
+from non_converting
