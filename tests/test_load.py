@@ -614,14 +614,15 @@ def test_killed_loader_leaves_nothing_and_reload_is_exact(warehouse_url: str, tm
 def test_a_long_line_across_a_block_boundary_leaves_the_rest_of_the_file_loaded(
     warehouse_url: str, tmp_path: Path
 ) -> None:
-    before, after = 300_000, 323_000
+    before, after = 275_000, 300_000
     path = big_sessions_file(tmp_path / "sessions_long.csv", before + after)
     lines = path.read_bytes().split(b"\n")
     long_line = b"5,2020-06-01 10:00:00,t," + b"M" * (2 << 20)
-    # Reads end at 64 KiB (the header's read) and then every BLOCK_BYTES.
+    # Reads end at 64 KiB (the header's read) and then every BLOCK_BYTES. The long line must cross the end
+    # of a read with more than MAX_LINE_BYTES of it read, so that it is skipped before its end is seen.
     start = sum(map(len, lines[: before + 1])) + before + 1
     boundary = (64 << 10) + load.BLOCK_BYTES * ((start - (64 << 10)) // load.BLOCK_BYTES + 1)
-    assert start < boundary < start + len(long_line), "the long line must cross a read boundary"
+    assert start + load.MAX_LINE_BYTES < boundary < start + len(long_line)
     write(path, b"\n".join([*lines[: before + 1], long_line, *lines[before + 1 :]]))
     [result] = load.load_files([path])
     total = before + after
