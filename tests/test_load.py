@@ -870,3 +870,32 @@ def test_a_non_utf8_name_in_rejects_and_json(
     assert (first["status"], first["path"]) == ("loaded", f"{tmp_path}/s_\\xff.csv")
     assert (second["status"], second["message"]) == ("refused", "gone_\\xfe.csv: no such file")
     assert query(warehouse_url, "select source_file from raw.load_rejects") == [("s_\\xff.csv",)]
+
+
+def test_dag_load_task_takes_its_feed_by_header_and_fails_on_a_file_no_feed_takes(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from growth_analytics import airflow_env, dag
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    known = write(landing / "Sessions_x.CSV", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
+    load.load_files([known])  # already loaded: the task has nothing new of its own feed to load
+    write(landing / "registrations_2020-06-01.csv", "user_id,registration_time\n1,2020-06-01 11:00:00\n")
+    write(landing / "export_2020-06-01.csv", "user_id,time_started\n1,2020-06-01 10:00:00\n")
+    write(landing / "README.md", "# landing\n")
+    # The task finds the warehouse through its Airflow connection, as it does in a DAG run.
+    for key, value in airflow_env.airflow_env(warehouse_url, home=tmp_path / "airflow").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("GROWTH_LANDING_DIR", str(landing))
+
+    with pytest.raises(AirflowFailException) as failure:
+        dag.load_feed("sessions")
+    assert str(failure.value) == (
+        "export_2020-06-01.csv: header does not fit the sessions feed (user_id,time_started,is_paid,medium):"
+        " missing columns is_paid, medium"
+    )
+    # the sessions task left the registrations file to its own feed's task
+    assert [(row[1], row[2]) for row in ledger(warehouse_url)] == [("sessions", "Sessions_x.CSV")]

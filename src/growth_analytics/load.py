@@ -1181,8 +1181,7 @@ def _not_loadable(path: Path) -> str | None:
     if stat.S_ISDIR(mode):
         return "a folder"
     if not stat.S_ISREG(mode):
-        kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"))
-        kind = next((name for test, name in kinds if test(mode)), "a device")
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
         return f"not a regular file ({kind})"
     if not os.access(path, os.R_OK):
         return "cannot read: permission denied"
