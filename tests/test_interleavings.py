@@ -168,7 +168,7 @@ def test_a_load_committing_mid_build(done: str, warehouse_url: str, tmp_path: Pa
 
 
 def _build_killed_in(model: str, url: str, target: Path) -> None:
-    """`dbt build`, killed with SIGKILL while it waits for ``model``'s table (held by a lock here)."""
+    """`dbt build`, killed with SIGKILL in ``model`` (schema.table), which waits for a lock held here."""
     with psycopg.connect(url) as blocker:
         blocker.execute(f"lock table {model} in access exclusive mode")
         build = subprocess.Popen(
@@ -181,11 +181,14 @@ def _build_killed_in(model: str, url: str, target: Path) -> None:
         )
         assert build.stdout is not None
         for line in build.stdout:
-            if "START" in line and f"model {model} " in line:
+            if "START" in line and f" {model} " in line:
                 break
         else:
             pytest.fail(f"the build never reached {model}")
-        time.sleep(1)  # the model's first statement is now waiting for the lock
+        deadline = time.monotonic() + 60
+        while not query(url, f"select 1 from pg_locks where relation = '{model}'::regclass and not granted"):
+            assert time.monotonic() < deadline, f"the build never waited for {model}"
+            time.sleep(0.05)
         os.killpg(build.pid, signal.SIGKILL)
         build.wait()
         # the killed build's connections end with it; none may commit afterwards
@@ -214,3 +217,31 @@ def test_two_builds_killed_in_the_credits(warehouse_url: str, tmp_path: Path) ->
     assert attribution > credits
 
     assert_equal_to_a_full_refresh(warehouse_url, target)
+
+
+# The nodes whose interruption leaves one table ahead of another: facts, audits, dimensions, marts, snapshot.
+KILL_POINTS = (
+    "dwh.fct_sessions",
+    "audit.audit_session_loads",
+    "dwh.fct_registrations",
+    "dwh.dim_user",
+    "mart.registration_attribution",
+    "mart.channel_performance",
+    "snapshots.snap_user_registration_status",
+)
+
+
+@pytest.mark.slow
+def test_builds_killed_node_after_node(warehouse_url: str, tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    _load(_days("2020-05-02", "2020-05-06"), warehouse_url)
+    _build(target)
+    days = [
+        p.stem.split("_", 1)[1] for p in _days("2020-05-07", "2020-05-31") if p.stem.startswith("sessions")
+    ]
+    for day, node in zip(days, KILL_POINTS, strict=False):
+        _load(_days(day, day), warehouse_url)
+        _build_killed_in(node, warehouse_url, target)
+
+    assert_equal_to_a_full_refresh(warehouse_url, target)
+    _all_raw_sessions_modelled(warehouse_url)
