@@ -22,6 +22,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt -e .
+	@# Elementary's dbt packages (dbt deps, short timeout); without the package hub it says why, once.
+	$(BIN)/python -m growth_analytics.edr deps
 	touch $@
 
 lint: install  ## ruff

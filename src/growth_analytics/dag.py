@@ -2,10 +2,11 @@
 
 Task graph (the dbt groups hold one task per dbt node, rendered by astronomer-cosmos)::
 
-    create_schemas >> [load_sessions, load_conversions, elementary_models, dbt_seeds]
+    create_schemas >> [load_sessions, load_conversions, elementary_models]
+    elementary_models >> dbt_seeds
     [loads, elementary_models, dbt_seeds] >> dbt_staging >> dbt_dwh >> dbt_mart >> dbt_snapshots
-    dbt_snapshots >> business_checks >> elementary_report >> dbt_docs
-    every task >> run_status
+    dbt_snapshots >> business_checks >> elementary_report >> [elementary_alerts, dbt_docs]
+    every task >> run_status (fails the run, and posts the failed tasks to Slack when a webhook is set)
 
 Each ``dbt_<layer>`` group runs its nodes (``<node>_run`` / ``_seed`` / ``_snapshot``) in dbt's dependency
 order and ends with ``critical_checks``: every test of the layer except those tagged ``business``. A failed
@@ -31,9 +32,12 @@ Cosmos settings and why:
 Elementary: its on-run-end hook stores the results of every dbt invocation, so every model run and test
 result of a DAG run reaches its tables. Its heavy part, the upload of the project's artifacts (models,
 tests, sources, ...), is switched off in the per-node tasks with ``disable_dbt_artifacts_autoupload`` and
-done once per DAG run by ``elementary_models``, which also creates Elementary's tables before the first
-result has to be stored. ``elementary_report`` writes ``reports/elementary_report.html`` with ``edr
-report``. Without the Elementary package both tasks say why (``elementary_report`` is skipped).
+done once per DAG run by ``elementary_models`` (in its own target folder, so the tasks' partial parse
+stays), which also creates Elementary's tables before the first result has to be stored: the seeds wait
+for it. Every task sets Elementary's job variables (dag id, run id, the run's URL) before it runs dbt.
+``elementary_report`` writes ``reports/elementary_report.html`` with ``edr report``; ``elementary_alerts``
+sends Elementary's alerts with ``edr monitor`` when a Slack webhook is set (:mod:`growth_analytics.alerts`).
+Without the Elementary packages these tasks say why (the edr tasks are skipped).
 
 Elementary's report and the dbt docs are also produced when a check failed (that is when they matter);
 ``run_status`` then fails the DAG run.
@@ -70,7 +74,7 @@ from cosmos.constants import InvocationMode, SourceRenderingBehavior
 from cosmos.operators.local import DbtSourceLocalOperator, DbtTestLocalOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
-from growth_analytics import dbt, settings
+from growth_analytics import dbt, edr, settings
 from growth_analytics.airflow_env import (
     CONN_ID,
     DAG_ID,
@@ -80,6 +84,7 @@ from growth_analytics.airflow_env import (
     TASK_DBT_ARGS,
     TASK_VARS,
 )
+from growth_analytics.alerts import FailedRunNotifier, failed_task_ids, slack_webhook_url
 from growth_analytics.schema import FEEDS, RAW_DDL
 
 log = logging.getLogger(__name__)
@@ -284,15 +289,19 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
 
 
 def build_elementary_models() -> str:
-    """Create/update Elementary's tables and upload the project's artifacts, once per DAG run."""
-    reason = dbt.elementary_off_reason()
+    """Create/update Elementary's tables and upload the project's artifacts, once per DAG run.
+
+    dbt writes into its own target folder: the project's target/ keeps the parse the per-node tasks reuse.
+    """
+    reason = edr.off_reason()
     if reason:
         log.warning("%s", reason)
         return reason
     url = warehouse_url_from_connection()
     project = dbt.active_project_dir()
+    target = settings.state_dir() / "elementary_target"
     _run(
-        [dbt.dbt_executable(), "run", "--select", "package:elementary"],
+        [dbt.dbt_executable(), "run", "--select", "package:elementary", "--target-path", str(target)],
         env=dbt.dbt_env(url),
         cwd=project,
     )
@@ -301,38 +310,14 @@ def build_elementary_models() -> str:
 
 def edr_report() -> str:
     """``edr report`` into reports/elementary_report.html; skipped (with the reason) without Elementary."""
-    reason = dbt.elementary_off_reason()
+    reason = edr.off_reason()
     if reason:
         raise AirflowSkipException(reason)
-    from elementary.monitor.dbt_project_utils import CLI_DBT_PROJECT_PATH
-
-    if not (Path(CLI_DBT_PROJECT_PATH) / "dbt_packages" / "elementary").exists():
-        log.info("edr first installs its internal dbt project's packages (dbt deps: needs the package hub)")
     url = warehouse_url_from_connection()
     report = settings.reports_dir() / ELEMENTARY_REPORT_NAME
     report.parent.mkdir(parents=True, exist_ok=True)
-    edr_state = settings.state_dir() / "edr"
-    edr_state.mkdir(parents=True, exist_ok=True)
-    # edr reads its settings from config.yml in --config-dir: no usage tracking.
-    (edr_state / "config.yml").write_text("anonymous_usage_tracking: false\n")
-    edr = str(Path(dbt.dbt_executable()).with_name("edr"))
     _run(
-        [
-            edr if Path(edr).exists() else "edr",
-            "report",
-            "--project-dir",
-            str(dbt.active_project_dir()),
-            "--profiles-dir",
-            str(settings.dbt_project_dir()),
-            "--config-dir",
-            str(edr_state),
-            "--target-path",
-            str(edr_state / "target"),
-            "--file-path",
-            str(report),
-            "--open-browser",
-            "false",
-        ],
+        edr.edr_command("report", "--file-path", str(report), "--open-browser", "false"),
         env=dbt.dbt_env(url),
         cwd=dbt.active_project_dir(),
     )
@@ -340,6 +325,22 @@ def edr_report() -> str:
         raise RuntimeError(f"edr report finished but wrote no {report}")
     log.info("Elementary report: %s", report)
     return str(report)
+
+
+def edr_monitor() -> str:
+    """``edr monitor``: Elementary's alerts (failed and warned tests) to the Slack webhook, if one is set."""
+    reason = edr.off_reason()
+    if reason:
+        raise AirflowSkipException(reason)
+    webhook = slack_webhook_url()
+    if not webhook:
+        raise AirflowSkipException("no Slack webhook set (GROWTH_SLACK_WEBHOOK_URL): no alerts to send")
+    _run(
+        edr.edr_command("monitor", "--slack-webhook", webhook),
+        env=dbt.dbt_env(warehouse_url_from_connection()),
+        cwd=dbt.active_project_dir(),
+    )
+    return "Elementary alerts sent"
 
 
 def dbt_docs() -> str:
@@ -374,12 +375,7 @@ def dbt_docs() -> str:
 
 def fail_if_anything_failed() -> None:
     """Runs only when a task failed (trigger rule one_failed): fail the DAG run and name the failed tasks."""
-    context = get_current_context()
-    ti = context["ti"]
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-    failed = sorted(
-        task_id for task_id, state in states.items() if state == "failed" and task_id != ti.task_id
-    )
+    failed = failed_task_ids(get_current_context())
     raise AirflowFailException(f"growth_etl failed in: {', '.join(failed) or 'an upstream task'}")
 
 
@@ -459,7 +455,11 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
         start_date=datetime(2024, 1, 1),
         catchup=False,
         max_active_runs=1,
-        default_args={"owner": "growth", "on_execute_callback": freeze_long_lived_objects, **RETRY_ARGS},
+        default_args={
+            "owner": "growth",
+            "on_execute_callback": [freeze_long_lived_objects, edr.set_job_env],
+            **RETRY_ARGS,
+        },
         tags=["growth_analytics", "dbt", "elt"],
         doc_md=__doc__,
     ) as dag:
@@ -534,19 +534,26 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
             business_tests >> freshness
 
         report = task(task_id="elementary_report", trigger_rule=TriggerRule.ALL_DONE, retries=1)(edr_report)()
+        alerts = task(task_id="elementary_alerts", trigger_rule=TriggerRule.ALL_DONE, retries=1)(
+            edr_monitor
+        )()
         docs = task(task_id="dbt_docs", trigger_rule=TriggerRule.ALL_DONE, retries=1)(dbt_docs)()
 
         ordered = list(groups.values())
         entry = groups.get("staging") or ordered[0]
         create_schemas >> [*loads, elementary_models]
         if "seeds" in groups:
-            create_schemas >> groups["seeds"]
+            # Seeds wait for Elementary's tables, or their results would not reach the first report.
+            create_schemas >> elementary_models >> groups["seeds"]
         [*loads, elementary_models] >> entry
         chain(*ordered)
-        ordered[-1] >> business >> report >> docs
+        ordered[-1] >> business >> report >> [alerts, docs]
 
-        status = task(task_id="run_status", trigger_rule=TriggerRule.ONE_FAILED, retries=0)(
-            fail_if_anything_failed
-        )()
+        status = task(
+            task_id="run_status",
+            trigger_rule=TriggerRule.ONE_FAILED,
+            retries=0,
+            on_failure_callback=FailedRunNotifier(),
+        )(fail_if_anything_failed)()
         [t for t in dag.tasks if t is not status.operator] >> status
     return dag

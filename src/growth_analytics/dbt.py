@@ -41,8 +41,9 @@ def elementary_off_reason() -> str | None:
         return None
     return (
         "Elementary is off: its dbt package (elementary-data/elementary, listed in dbt_project/packages.yml) "
-        "is not installed. Run `dbt deps` in dbt_project/ where the dbt package hub is reachable; until then "
-        "dbt builds and tests everything else without Elementary's monitors and report."
+        "is not installed. Run `make install` or `python -m growth_analytics.edr deps` where the dbt package "
+        "hub is reachable; until then dbt builds and tests everything else without Elementary's monitors "
+        "and report."
     )
 
 

@@ -1,0 +1,159 @@
+"""Elementary's setup and its CLI (edr): packages at install time, edr's config, Airflow's run metadata.
+
+``python -m growth_analytics.edr deps`` (run by ``make install``) installs Elementary's dbt package in
+``dbt_project/`` and the packages of edr's internal dbt project, each ``dbt deps`` with a short timeout.
+Where the dbt package hub cannot be reached it says so once, with the reason, and everything runs without
+Elementary. edr never installs packages itself: its config sets ``run_dbt_deps_if_needed: false``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from growth_analytics import dbt, settings
+
+DEPS_TIMEOUT_SECONDS = 120
+EDR_USER_CONFIG = Path("~/.edr/config.yml")
+# What growth_etl needs of edr; a key the user's own config sets is left as the user set it.
+EDR_DEFAULTS: dict[str, Any] = {"anonymous_usage_tracking": False, "run_dbt_deps_if_needed": False}
+
+
+def internal_project_dir() -> Path:
+    """edr's internal dbt project (inside the installed elementary-data package)."""
+    from elementary.monitor.dbt_project_utils import CLI_DBT_PROJECT_PATH
+
+    return Path(CLI_DBT_PROJECT_PATH)
+
+
+def internal_project_ready() -> bool:
+    return (internal_project_dir() / "dbt_packages" / "elementary" / "dbt_project.yml").exists()
+
+
+def off_reason() -> str | None:
+    """Why growth_etl runs without Elementary, or None when both dbt projects have their packages."""
+    reason = dbt.elementary_off_reason()
+    if reason or internal_project_ready():
+        return reason
+    return (
+        "Elementary is off: edr's internal dbt project has no packages. Run `make install` (or "
+        "`python -m growth_analytics.edr deps`) where the dbt package hub is reachable."
+    )
+
+
+def _deps(project: Path, timeout: float) -> str | None:
+    """``dbt deps`` in a project; the reason it failed, or None."""
+    try:
+        proc = subprocess.run(
+            [dbt.dbt_executable(), "deps", "--project-dir", str(project)],
+            cwd=project,
+            env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"`dbt deps` in {project.name}/ took over {timeout:.0f} s (is the dbt package hub reachable?)"
+    if proc.returncode == 0:
+        return None
+    lines = [line.strip() for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()] or lines or ["no output"]
+    return f"`dbt deps` in {project.name}/ failed: {errors[-1]}"
+
+
+def install_packages(timeout: float = DEPS_TIMEOUT_SECONDS) -> str | None:
+    """Install Elementary's dbt package and edr's internal project's packages; the reason when not."""
+    for project, ready in (
+        (settings.dbt_project_dir(), dbt.elementary_installed),
+        (internal_project_dir(), internal_project_ready),
+    ):
+        if ready():
+            continue
+        failure = _deps(project, timeout)
+        if failure:
+            return failure
+    return None
+
+
+def config_dir(user_config: Path = EDR_USER_CONFIG) -> Path:
+    """edr's config dir for growth_etl: the user's ``~/.edr/config.yml`` plus :data:`EDR_DEFAULTS`."""
+    user_file = user_config.expanduser()
+    config: dict[str, Any] = {}
+    if user_file.exists():
+        loaded = yaml.safe_load(user_file.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{user_file}: edr's config must be a mapping")
+        config.update(loaded)
+    for key, value in EDR_DEFAULTS.items():
+        config.setdefault(key, value)
+    folder = settings.state_dir() / "edr"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
+
+
+def edr_executable() -> str:
+    beside_dbt = Path(dbt.dbt_executable()).with_name("edr")
+    return str(beside_dbt) if beside_dbt.exists() else "edr"
+
+
+def edr_command(subcommand: str, *args: str) -> list[str]:
+    """``edr SUBCOMMAND`` against growth_etl's dbt project and warehouse, its own target folder."""
+    folder = config_dir()
+    return [
+        edr_executable(),
+        subcommand,
+        "--project-dir",
+        str(dbt.active_project_dir()),
+        "--profiles-dir",
+        str(settings.dbt_project_dir()),
+        "--config-dir",
+        str(folder),
+        "--target-path",
+        str(folder / "target"),
+        *args,
+    ]
+
+
+def job_env(dag_id: str, run_id: str, run_url: str, airflow_url: str) -> dict[str, str]:
+    """The variables Elementary reads to link an invocation to its orchestrator's job and run."""
+    return {
+        "ORCHESTRATOR": "airflow",
+        "JOB_ID": dag_id,
+        "JOB_NAME": dag_id,
+        "JOB_RUN_ID": run_id,
+        "JOB_URL": f"{airflow_url}/dags/{dag_id}",
+        "JOB_RUN_URL": run_url,
+        "AIRFLOW_URL": airflow_url,
+    }
+
+
+def set_job_env(context: Mapping[str, Any]) -> None:
+    """Before a task: Elementary's job variables, for the dbt invocations the task makes."""
+    from growth_analytics.alerts import airflow_base_url, run_url
+
+    ti = context["ti"]
+    os.environ.update(job_env(ti.dag_id, ti.run_id, run_url(ti.dag_id, ti.run_id), airflow_base_url()))
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["deps"]:
+        print("usage: python -m growth_analytics.edr deps", file=sys.stderr)
+        return 2
+    failure = install_packages()
+    if failure:
+        print(f"Elementary is off: {failure}. Everything else runs without it.", file=sys.stderr)
+    else:
+        print("Elementary: dbt packages installed (dbt_project/ and edr's internal project)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

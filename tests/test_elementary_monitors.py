@@ -1,0 +1,102 @@
+"""Elementary's monitors of the raw feeds see the data: an ordinary month raises no anomaly, a day with 80 %
+fewer sessions and a medium gone is flagged by the volume and the dimension (medium mix) monitors.
+
+Runs the real dbt project with Elementary's dbt package against real Postgres, so it needs the package
+(`make install` with the dbt package hub reachable); it skips elsewhere, saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from dbt_cases import query, run_dbt_in, write_csv
+
+from growth_analytics import dbt
+from growth_analytics.load import load_files
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not dbt.elementary_installed(),
+        reason="Elementary's dbt package is not installed in dbt_project/dbt_packages "
+        "(`make install` installs it where the dbt package hub is reachable)",
+    ),
+]
+
+FIRST_DAY = date(2020, 5, 1)
+NORMAL_DAYS = 35
+SESSIONS_A_DAY = 300
+MIX = {"organic search": 0.4, "PAID SEARCH": 0.3, "DIRECT": 0.2, "IMPRESSION": 0.1}
+VANISHING = "IMPRESSION"
+MONITORS = ("volume_anomalies", "dimension_anomalies", "freshness_anomalies", "schema_changes")
+
+
+def _day_rows(day: date, sessions: int, mix: dict[str, float], rng: random.Random) -> list[tuple]:
+    """One day's sessions: the medium shares of ``mix`` (each within a few percent), spread over the day."""
+    rows = []
+    total = sum(mix.values())
+    for medium, share in mix.items():
+        for _ in range(round(sessions * share / total * rng.uniform(0.95, 1.05))):
+            moment = datetime.combine(day, datetime.min.time()) + timedelta(seconds=rng.randrange(86_400))
+            paid = "true" if medium in ("PAID SEARCH", "IMPRESSION") else "false"
+            rows.append((rng.randrange(1, 10**12), moment.strftime("%Y-%m-%d %H:%M:%S"), paid, medium))
+    return rows
+
+
+def _land_day(folder: Path, day: date, sessions: int, mix: dict[str, float], rng: random.Random) -> Path:
+    return write_csv(
+        folder / f"sessions_{day.isoformat()}.csv",
+        "user_id,time_started,is_paid,medium",
+        _day_rows(day, sessions, mix, rng),
+    )
+
+
+def _monitor_results(url: str, target: Path, run_at: date) -> list[tuple[str, str, str]]:
+    """Run Elementary's monitors of raw.sessions as if at ``run_at`` 00:00; (test, status, description)."""
+    run_vars = json.dumps({"custom_run_started_at": f"{run_at.isoformat()}T00:00:00"})
+    run_dbt_in(
+        target, "test", "--select", "source:raw.sessions,tag:elementary", "--vars", run_vars, check=False
+    )
+    (schema,) = query(
+        url, "select table_schema from information_schema.tables where table_name = 'elementary_test_results'"
+    )[0]
+    invocation = json.loads((target / "run_results.json").read_text())["metadata"]["invocation_id"]
+    return query(
+        url,
+        "select test_short_name, status, coalesce(test_results_description, '')"
+        f" from {schema}.elementary_test_results where invocation_id = '{invocation}'"
+        " order by test_short_name",
+    )
+
+
+def test_monitors_flag_a_day_with_fewer_sessions_and_a_vanished_medium(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    rng = random.Random(19)
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    target = tmp_path / "target"
+    days = [FIRST_DAY + timedelta(days=n) for n in range(NORMAL_DAYS)]
+    load_files([_land_day(landing, day, SESSIONS_A_DAY, MIX, rng) for day in days], url=warehouse_url)
+    run_dbt_in(target, "run", "--select", "package:elementary")
+
+    normal = _monitor_results(warehouse_url, target, days[-1] + timedelta(days=1))
+    assert {name for name, _, _ in normal} >= set(MONITORS), normal
+    assert [row for row in normal if row[1] != "pass"] == [], "an ordinary month raised anomalies"
+
+    # The next day: 80 % fewer sessions, and one medium no longer delivered at all.
+    bad_day = days[-1] + timedelta(days=1)
+    without = {medium: share for medium, share in MIX.items() if medium != VANISHING}
+    load_files([_land_day(landing, bad_day, SESSIONS_A_DAY // 5, without, rng)], url=warehouse_url)
+
+    flagged = _monitor_results(warehouse_url, target, bad_day + timedelta(days=1))
+    status = {name: result for name, result, _ in flagged}
+    assert status["volume_anomalies"] == "warn", flagged
+    assert status["dimension_anomalies"] == "warn", flagged
+    dimension = next(text for name, _, text in flagged if name == "dimension_anomalies")
+    assert VANISHING in dimension, dimension
+    assert status["schema_changes"] == "pass", flagged
