@@ -199,7 +199,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path: Path
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
         generate(tmp_path / name, sessions=3_000, seed=seed, bad_rows=0.01)
     first, again, other = (file_bytes(tmp_path / name) for name in "abc")
-    assert set(first) == {"sessions.csv", "conversions.csv"}
+    assert set(first) == {"sessions.csv", "conversions.csv", "spend.csv"}
     assert first == again
     for name in first:
         assert first[name] != other[name]
@@ -311,7 +311,7 @@ def test_daily_files_hold_exactly_the_lines_of_the_single_files(tmp_path: Path) 
     assert daily.rows == single.rows and daily.bad_rows_by_feed == single.bad_rows_by_feed
     names = sorted(p.name for p in (tmp_path / "daily").iterdir())
     assert names == sorted(p.name for p in daily.files)
-    assert all(re.fullmatch(r"(sessions|conversions)_2020-0[56]-\d{2}\.csv", name) for name in names)
+    assert all(re.fullmatch(r"(sessions|conversions|spend)_2020-0[56]-\d{2}\.csv", name) for name in names)
     assert sum(name.startswith("sessions_") for name in names) == 61
     for feed in ("sessions", "conversions"):
         assert Counter(data_lines(tmp_path / "daily", feed)) == Counter(data_lines(tmp_path / "single", feed))
@@ -369,7 +369,11 @@ def test_generate_day_adds_new_and_returning_users_on_that_day(tmp_path: Path) -
     known = {u for u, *_ in before.sessions} | {u for u, _ in before.conversions}
     day = date(2020, 7, 1)
     summary = generate_day(tmp_path, day, sessions=400, seed=42, base_sessions=20_000)
-    assert sorted(p.name for p in summary.files) == ["conversions_2020-07-01.csv", "sessions_2020-07-01.csv"]
+    assert sorted(p.name for p in summary.files) == [
+        "conversions_2020-07-01.csv",
+        "sessions_2020-07-01.csv",
+        "spend_2020-07-01.csv",
+    ]
     assert summary.rows["sessions"] == 400 and summary.rows["conversions"] > 0
     new = Feeds(
         [parse_line("sessions", line) for line in read_lines(tmp_path / "sessions_2020-07-01.csv")[1:]],

@@ -350,8 +350,9 @@ REFUSED = [
     (
         "neither.csv",
         b"name,age\nbob,3\n",
-        "neither.csv: header 'name,age' matches neither feed: expected sessions"
-        " (user_id,time_started,is_paid,medium) or conversions (user_id,registration_time)",
+        "neither.csv: header 'name,age' matches no feed: expected sessions"
+        " (user_id,time_started,is_paid,medium), conversions (user_id,registration_time)"
+        " or spend (spend_date,medium,spend,currency)",
     ),
     (
         "binary.csv",
@@ -770,8 +771,9 @@ def test_raw_tables_made_before_the_checks_get_them_and_keep_loading(
     checks = query(
         warehouse_url,
         "select conname, convalidated from pg_constraint"
-        " where conrelid in ('raw.sessions'::regclass, 'raw.conversions'::regclass) and contype = 'c'"
-        " order by 1",
+        " where conrelid in ("
+        + ", ".join(f"'{f.table}'::regclass" for f in load.FEEDS.values())
+        + ") and contype = 'c' order by 1",
     )
     assert checks == sorted((name, False) for f in load.FEEDS.values() for name in schema.contract_checks(f))
     with connect(warehouse_url) as conn, pytest.raises(psycopg.errors.CheckViolation):

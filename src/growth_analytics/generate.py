@@ -1,4 +1,4 @@
-"""Realistic web-session and registration CSVs (``growth generate``).
+"""Realistic web-session, registration and spend CSVs (``growth generate``).
 
 The original data set is private; this generator reproduces its shape:
 
@@ -15,6 +15,9 @@ The original data set is private; this generator reproduces its shape:
   registrations whose sessions all come later, users with two registrations, users who never register,
   touches exactly at the registration instant, at the window edges (3 h, 1 h, 12 h, 30 days) and one
   second outside them, touches sharing one instant;
+- spend per day and paid medium (``spend.csv``): the day's sessions of the medium times the medium's
+  cost per session (:data:`COST_PER_SESSION`, EUR) with some noise, split over one to three campaign rows,
+  so that the cost per registration differs clearly between channels;
 - timestamps ``YYYY-MM-DD HH:MM:SS`` (UTC); about 1 % use the other forms the input contract allows
   (``T`` separator, fractional seconds, ``Z``, ``+02:00`` / ``-05:00`` offsets), always denoting the
   intended instant.
@@ -55,6 +58,7 @@ JUNE_FIRST = date(2020, 6, 1)
 
 SESSIONS_HEADER = b"user_id,time_started,is_paid,medium\n"
 CONVERSIONS_HEADER = b"user_id,registration_time\n"
+SPEND_HEADER = b"spend_date,medium,spend,currency\n"
 FEEDS = ("sessions", "conversions")
 
 # Canonical mediums (what trim + upper-case of the raw value gives), their share of sessions of users who
@@ -87,6 +91,18 @@ _PS, _IMP, _ORG, _DIRECT = 0, 1, 2, 3  # medium codes used by the rules
 _TAIL_FIRST = 4
 _TAIL_SHARE = _MEDIUM_SHARE[_TAIL_FIRST:] / _MEDIUM_SHARE[_TAIL_FIRST:].sum()
 _IS_PAID = np.array([m in PAID_MEDIUMS for m in MEDIUMS])
+# What a session of each paid medium costs, in EUR (search and affiliates per click, display per view).
+COST_PER_SESSION = {
+    "PAID SEARCH": 0.90,
+    "IMPRESSION": 0.12,
+    "PAID SOCIAL": 0.60,
+    "DISPLAY": 0.25,
+    "AFFILIATE": 1.80,
+    "PARTNER": 1.20,
+    "TV": 4.00,
+    "VIDEO": 0.45,
+}
+_COST = np.array([COST_PER_SESSION.get(m, 0.0) for m in MEDIUMS])
 
 # The rule-based attribution of the contract, whose outcomes the data is shaped for. Outcome codes are the
 # rule priorities: 1 PAID_SEARCH, 2 PAID_IMPRESSION, 3 ORGANIC_SEARCH, 4 DIRECT, 5 OTHERS (6 UNATTRIBUTED).
@@ -779,6 +795,8 @@ class _Run:
         self.bad = _BadRows(bad_rows, seed, stream)
         self.rows = dict.fromkeys(FEEDS, 0)
         self.users = 0
+        self.spend_sink = _Sink(out_dir, "spend", SPEND_HEADER, daily, gzip)
+        self.paid_sessions: dict[tuple[int, int], int] = {}  # (UTC day, medium code) -> sessions
 
     def write(
         self,
@@ -797,8 +815,36 @@ class _Run:
             after, lines = self.bad.plan(feed, block, rows, ids, last)
             self.sinks[feed].write_block(data, lengths, rows.cols["t"], after, lines)
             self.rows[feed] += len(rows)
+        paid = _IS_PAID[sessions.cols["medium"]]
+        keys, counts = np.unique(
+            (sessions.cols["t"][paid] // DAY) * len(MEDIUMS) + sessions.cols["medium"][paid],
+            return_counts=True,
+        )
+        for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
+            day_medium = divmod(key, len(MEDIUMS))
+            self.paid_sessions[day_medium] = self.paid_sessions.get(day_medium, 0) + count
+
+    def _write_spend(self) -> None:
+        """Spend rows for the paid sessions counted, by day and medium (deterministic for the seed)."""
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, *self.stream, 2 << 20]))
+        lines: list[bytes] = []
+        days: list[int] = []
+        for day, medium in sorted(self.paid_sessions):
+            total = self.paid_sessions[day, medium] * _COST[medium] * rng.lognormal(0.0, 0.15)
+            shares = rng.dirichlet(np.ones(int(rng.integers(1, 4))))
+            spend_date = date.fromordinal(date(1970, 1, 1).toordinal() + day).isoformat()
+            for amount in total * shares:
+                lines.append(f"{spend_date},{MEDIUMS[medium]},{amount:.2f},EUR\n".encode())
+                days.append(day * DAY)
+        if lines:
+            data = np.frombuffer(b"".join(lines), dtype=np.uint8)
+            lengths = np.array([len(line) for line in lines])
+            self.spend_sink.write_block(data, lengths, np.array(days), np.empty(0, dtype=np.int64), [])
+        self.rows["spend"] = len(lines)
 
     def finish(self) -> GenerateSummary:
+        self._write_spend()
+        self.spend_sink.close()
         for sink in self.sinks.values():
             sink.close()
         by_feed = self.bad.injected
@@ -806,7 +852,7 @@ class _Run:
         for kinds in by_feed.values():
             for kind, count in kinds.items():
                 totals[kind] = totals.get(kind, 0) + count
-        files = sorted(p for sink in self.sinks.values() for p in sink.paths)
+        files = sorted(p for sink in (*self.sinks.values(), self.spend_sink) for p in sink.paths)
         return GenerateSummary(
             self.out_dir,
             files,
@@ -852,7 +898,8 @@ def generate(
     gzip: bool = False,
     register_share: float = P_REGISTER,
 ) -> GenerateSummary:
-    """Write ``sessions.csv`` and ``conversions.csv`` (exactly `sessions` good session rows) into `out_dir`.
+    """Write ``sessions.csv``, ``conversions.csv`` (exactly `sessions` good session rows) and ``spend.csv``
+    into `out_dir`.
 
     daily: one file per feed per UTC day instead (``sessions_2020-06-01.csv``, ...; days without rows get no
         file). The day files hold exactly the lines of the single files of the same arguments.
@@ -902,7 +949,7 @@ def generate_day(
 ) -> GenerateSummary:
     """Write one more day of data: ``sessions_<day>.csv`` and ``conversions_<day>.csv`` in `out_dir`.
 
-    Exactly `sessions` good session rows, all on `day` (UTC):
+    Exactly `sessions` good session rows, all on `day` (UTC), and ``spend_<day>.csv`` for their paid mediums:
     - ``1 - returning_share`` of them from new users (ids never used by :func:`generate` or by other days of
       the same seed), simulated like the base data within the day (``register_share`` of them register):
       registrations on `day`, their touches in the hours before, duplicates and the other anomalies;
@@ -917,7 +964,7 @@ def generate_day(
     _check_share(register_share)
     out_dir = Path(out_dir)
     stream = (1, day.toordinal())
-    for feed in FEEDS:
+    for feed in (*FEEDS, "spend"):
         for suffix in (".csv", ".csv.gz"):
             existing = out_dir / f"{feed}_{day.isoformat()}{suffix}"
             if existing.exists():
@@ -1013,7 +1060,7 @@ def run_cli(args: argparse.Namespace) -> int:
     print(
         f"wrote {len(summary.files)} file(s) to {summary.out_dir} in {summary.seconds:.1f} s: "
         f"{summary.rows['sessions']:,} sessions, {summary.rows['conversions']:,} registrations, "
-        f"{summary.users:,} users"
+        f"{summary.rows['spend']:,} spend rows, {summary.users:,} users"
     )
     bad_total = sum(summary.bad_rows.values())
     if bad_total:

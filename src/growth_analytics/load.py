@@ -1,9 +1,9 @@
-"""Load session and registration CSV files into ``raw.*`` exactly once.
+"""Load session, registration and spend CSV files into ``raw.*`` exactly once.
 
 How one file is loaded (``load_files``):
 
-1. The header decides the feed (sessions or conversions) and the column order; a file whose header fits
-   neither feed, an empty file or one that is not CSV text is refused before anything is written.
+1. The header decides the feed (sessions, conversions or spend) and the column order; a file whose header fits
+   no feed, an empty file or one that is not CSV text is refused before anything is written.
 2. The SHA-256 of the file's bytes (as stored, so of the ``.gz`` for gzipped files) keys the ledger
    ``raw.load_ledger``: bytes loaded before are a reported no-op, whatever the file is called.
 3. One transaction, one load of a feed at a time (so loads of a feed commit in load-id order, which dbt's
@@ -59,6 +59,9 @@ from growth_analytics.schema import (
     EARLIEST_TIMESTAMP,
     FEEDS,
     MAX_TEXT_CHARS,
+    SPEND_DECIMALS,
+    SPEND_INTEGER_DIGITS,
+    SPEND_TYPE,
     TIMESTAMP_RANGE,
     TIMESTAMPS_BEFORE,
     Feed,
@@ -170,16 +173,21 @@ def parse_header(line: bytes) -> Header:
             raise RefusedFile(f"duplicate column {raw!r} in header")
         seen.add(name)
     for feed in FEEDS.values():
-        if seen == set(feed.column_names):
+        if set(feed.column_names) - feed.optional <= seen <= set(feed.column_names):
             return Header(feed=feed, columns=tuple(columns))
+
     # Name the feed the header was meant for (it has a column only that feed has) and what is off.
-    shared = set.intersection(*(set(feed.column_names) for feed in FEEDS.values()))
-    meant = [feed for feed in FEEDS.values() if (seen & set(feed.column_names)) - shared]
-    expected = " or ".join(f"{feed.name} ({_feed_signature(feed)})" for feed in FEEDS.values())
+    def own_columns(feed: Feed) -> set[str]:
+        others = (set(other.column_names) for other in FEEDS.values() if other is not feed)
+        return set(feed.column_names).difference(*others)
+
+    meant = [feed for feed in FEEDS.values() if seen & own_columns(feed)]
+    signatures = [f"{feed.name} ({_feed_signature(feed)})" for feed in FEEDS.values()]
+    expected = ", ".join(signatures[:-1]) + " or " + signatures[-1]
     if len(meant) != 1:
-        return _raise(f"header {','.join(names)!r} matches neither feed: expected {expected}")
+        return _raise(f"header {','.join(names)!r} matches no feed: expected {expected}")
     feed = meant[0]
-    missing = [name for name in feed.column_names if name not in seen]
+    missing = [name for name in feed.column_names if name not in seen and name not in feed.optional]
     unknown = [raw for name, raw in zip(columns, names, strict=True) if name not in feed.column_names]
     problems = []
     if missing:
@@ -306,6 +314,48 @@ def parse_boolean(value: str, column: str) -> bool:
         raise RowError(f"bad {column} {_show(value)}: expected true/false/t/f/1/0/yes/no") from None
 
 
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DECIMAL_RE = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+_CURRENCY_RE = re.compile(r"[A-Za-z]{3}")
+_EARLIEST_DATE = EARLIEST_TIMESTAMP.date()
+_DATES_BEFORE = TIMESTAMPS_BEFORE.date()
+
+
+def parse_date(value: str, column: str) -> int:
+    """Days since 2000-01-01."""
+    match = _DATE_RE.fullmatch(value)
+    if not match:
+        raise RowError(f"bad {column} {_show(value)}: expected YYYY-MM-DD")
+    try:
+        day = datetime(*(int(part) for part in match.group(1, 2, 3))).date()
+    except ValueError as exc:
+        raise RowError(f"bad {column} {_show(value)}: {exc}") from None
+    if not _EARLIEST_DATE <= day < _DATES_BEFORE:
+        raise RowError(f"{column} {_show(value)} outside the accepted range {TIMESTAMP_RANGE}")
+    return (day - PG_EPOCH.date()).days
+
+
+def parse_amount(value: str, column: str) -> int:
+    """A decimal >= 0 with at most SPEND_DECIMALS decimals (a dot as separator), in 10^-SPEND_DECIMALS."""
+    match = _DECIMAL_RE.fullmatch(value)
+    if not match:
+        raise RowError(f"bad {column} {_show(value)}: expected a decimal >= 0 like 1234.56 (a dot, no sign)")
+    whole, fraction = match.group(1), match.group(2) or ""
+    if len(fraction) > SPEND_DECIMALS:
+        raise RowError(f"bad {column} {_show(value)}: more than {SPEND_DECIMALS} decimals")
+    if len(whole.lstrip("0")) > SPEND_INTEGER_DIGITS:
+        raise RowError(
+            f"{column} {_show(value)} too large: at most {SPEND_INTEGER_DIGITS} digits before the dot"
+        )
+    return int(whole) * 10**SPEND_DECIMALS + int(fraction.ljust(SPEND_DECIMALS, "0"))
+
+
+def parse_currency(value: str, column: str) -> str:
+    if not _CURRENCY_RE.fullmatch(value):
+        raise RowError(f"bad {column} {_show(value)}: expected a 3-letter code like EUR")
+    return value.upper()
+
+
 def parse_text(value: str, column: str) -> str:
     if not value.strip():
         raise RowError(f"empty {column}")
@@ -319,6 +369,9 @@ _PARSERS: dict[str, Callable[[str, str], Any]] = {
     "timestamptz": parse_timestamp,
     "boolean": parse_boolean,
     "text": parse_text,
+    "date": parse_date,
+    SPEND_TYPE: parse_amount,
+    "char(3)": parse_currency,
 }
 
 
@@ -356,7 +409,26 @@ def parse_line(raw: bytes, header: Header) -> dict[str, Any]:
 
 COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER = struct.pack(">h", -1)
-_FIXED_FORMAT = {"bigint": ("q", 8), "timestamptz": ("q", 8), "boolean": ("?", 1)}
+_FIXED_FORMAT = {"bigint": ("q", 8), "timestamptz": ("q", 8), "boolean": ("?", 1), "date": ("i", 4)}
+
+
+def _binary_amount(units: int) -> bytes:
+    """Postgres' binary numeric of ``units`` * 10^-SPEND_DECIMALS (>= 0): base-10000 digits after a
+    header of digit count, weight of the first digit, sign and display scale (the server strips zeros)."""
+    whole, fraction = divmod(units, 10**SPEND_DECIMALS)
+    digits = [fraction * 10 ** (4 - SPEND_DECIMALS)]
+    while whole:
+        whole, digit = divmod(whole, 10_000)
+        digits.insert(0, digit)
+    weight = len(digits) - 2
+    return struct.pack(f">hhhh{len(digits)}h", len(digits), weight, 0, SPEND_DECIMALS, *digits)
+
+
+# Binary COPY encoders of the columns only the exact parser takes (variable size).
+_BINARY_ENCODERS: dict[str, Callable[[Any], bytes]] = {
+    SPEND_TYPE: _binary_amount,
+    "char(3)": lambda code: code.encode("ascii"),
+}
 
 
 @dataclass(frozen=True)
@@ -388,12 +460,23 @@ class RowLayout:
                 fields += [(self.text, f"S{text_bytes}")]
         return np.dtype(fields)
 
+    @property
+    def chunk_parsable(self) -> bool:
+        """Whether the chunk parser knows every column (else every line goes through the exact parser)."""
+        return all(kind in _FAST_PARSERS for _, kind in self.fixed)
+
     def pack_row(self, values: dict[str, Any], line_number: int) -> bytes:
-        """One row (from the exact parser) in COPY binary format."""
+        """One row (from the exact parser) in COPY binary format; a column the file left out is null."""
         parts = [struct.pack(">h", len(self.copy_columns))]
         for name, kind in self.fixed:
-            code, size = _FIXED_FORMAT[kind]
-            parts.append(struct.pack(f">i{code}", size, values[name]))
+            if name not in values:
+                parts.append(struct.pack(">i", -1))
+            elif kind in _FIXED_FORMAT:
+                code, size = _FIXED_FORMAT[kind]
+                parts.append(struct.pack(f">i{code}", size, values[name]))
+            else:
+                encoded = _BINARY_ENCODERS[kind](values[name])
+                parts.append(struct.pack(">i", len(encoded)) + encoded)
         parts.append(struct.pack(">iq", 8, line_number))
         if self.text is not None:
             encoded = values[self.text].encode("utf-8")
@@ -660,6 +743,8 @@ class ChunkResult:
 
 def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) -> ChunkResult:
     """Parse complete lines (``buf`` ends with a line break) whose first line has number ``first_line``."""
+    if not layout.chunk_parsable:
+        return _parse_chunk_exactly(buf, first_line, header, layout)
     b = _Bytes.of(buf)
     a = b.a
     newlines = np.flatnonzero(a == 10)
@@ -758,6 +843,25 @@ def parse_chunk(buf: bytes, first_line: int, header: Header, layout: RowLayout) 
     if slow_rows:
         blocks.append(b"".join(slow_rows))
     return ChunkResult(rows=blocks, loaded=loaded, rejects=rejects, lines=n, exact_lines=int(exact.sum()))
+
+
+def _parse_chunk_exactly(buf: bytes, first_line: int, header: Header, layout: RowLayout) -> ChunkResult:
+    """Every line of the chunk through the exact parser (feeds with columns the chunk parser lacks)."""
+    rows: list[bytes] = []
+    rejects: list[tuple[int, bytes, str]] = []
+    lines = buf.split(b"\n")[:-1]
+    for line_number, raw in enumerate(lines, start=first_line):
+        try:
+            rows.append(layout.pack_row(parse_line(raw, header), line_number))
+        except RowError as exc:
+            rejects.append((line_number, raw, str(exc)))
+    return ChunkResult(
+        rows=[b"".join(rows)] if rows else [],
+        loaded=len(rows),
+        rejects=rejects,
+        lines=len(lines),
+        exact_lines=len(lines),
+    )
 
 
 def _pack_fixed(
@@ -958,7 +1062,12 @@ def _partition_name(feed: Feed, load_id: int) -> sql.Identifier:
 
 def _create_partition(cur: psycopg.Cursor, feed: Feed, load_id: int) -> None:
     """The new partition, without the per-load constant columns (added after the COPY, catalog only)."""
-    columns = [sql.SQL("{} {} not null").format(sql.Identifier(n), sql.SQL(t)) for n, t in feed.columns]
+    columns = [
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(n), sql.SQL(t), sql.SQL("" if n in feed.optional else " not null")
+        )
+        for n, t in feed.columns
+    ]
     # ATTACH PARTITION wants the parent's CHECK constraints, by name, on the new table.
     checks = cur.execute(
         "select conname, pg_get_constraintdef(oid) from pg_constraint"
@@ -1053,6 +1162,21 @@ def _copy_rows(
     return rows_read, rows_loaded
 
 
+def _refuse_mixed_values(cur: psycopg.Cursor, feed: Feed, partition: sql.Identifier) -> None:
+    """Refuse the file (its transaction rolls back) if a column that takes one value per file has several."""
+    for column in feed.one_value_per_file:
+        values = cur.execute(
+            sql.SQL("select distinct {c} from {p} where {c} is not null order by 1 limit 3").format(
+                c=sql.Identifier(column), p=partition
+            )
+        ).fetchall()
+        if len(values) > 1:
+            shown = ", ".join(str(value) for (value,) in values)
+            raise RefusedFile(
+                f"more than one {column} in the file ({shown}): one per file, none is converted"
+            )
+
+
 def _stop_if_loaded_elsewhere(content_hash: Future[str], url: str | None) -> Callable[[], None]:
     """For a file hashed beside its load: once the hash is known, stop if those bytes are already loaded."""
     checked = False
@@ -1114,6 +1238,7 @@ def _load_one(conn: psycopg.Connection, path: Path, started: float, url: str | N
                 )
                 after_chunk = (lambda: None) if hashed_first else _stop_if_loaded_elsewhere(content_hash, url)
                 rows_read, rows_loaded = _copy_rows(cur, copy_sql, stream, rest, header, rejects, after_chunk)
+                _refuse_mixed_values(cur, feed, partition)
                 # Constant lineage columns: added with a default, which is stored once in the catalog.
                 cur.execute(
                     sql.SQL(

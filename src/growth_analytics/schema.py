@@ -4,9 +4,10 @@ This is the contract between the loader and dbt (``source('raw', ...)``):
 
 ``raw.sessions``     user_id bigint, time_started timestamptz, is_paid boolean, medium text
 ``raw.conversions``  user_id bigint, registration_time timestamptz
-both plus lineage: ``_load_id``, ``_source_file``, ``_line_number``, ``_loaded_at``.
+``raw.spend``        spend_date date, medium text, spend numeric(18,4), currency char(3) (null: not sent)
+each plus lineage: ``_load_id``, ``_source_file``, ``_line_number``, ``_loaded_at``.
 
-Both feeds are partitioned by ``_load_id``: every loaded file becomes one partition, built and filled in
+The feeds are partitioned by ``_load_id``: every loaded file becomes one partition, built and filled in
 the load's own transaction and attached just before it commits, so a file appears whole or not at all,
 and removing a bad load is a ``DROP TABLE`` of its partition.
 
@@ -31,6 +32,8 @@ class Feed:
     name: str
     table: str
     columns: tuple[tuple[str, str], ...]  # (column, SQL type)
+    optional: frozenset[str] = frozenset()  # columns a file may leave out (stored as null)
+    one_value_per_file: tuple[str, ...] = ()  # columns whose values must all be equal within a file
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -52,7 +55,23 @@ CONVERSIONS = Feed(
     table="raw.conversions",
     columns=(("user_id", "bigint"), ("registration_time", "timestamptz")),
 )
-FEEDS: dict[str, Feed] = {feed.name: feed for feed in (SESSIONS, CONVERSIONS)}
+SPEND_DECIMALS = 4
+SPEND_INTEGER_DIGITS = 14
+SPEND_TYPE = f"numeric({SPEND_INTEGER_DIGITS + SPEND_DECIMALS},{SPEND_DECIMALS})"
+# Marketing spend per day and medium, in one currency per file (amounts are never converted).
+SPEND = Feed(
+    name="spend",
+    table="raw.spend",
+    columns=(
+        ("spend_date", "date"),
+        ("medium", "text"),
+        ("spend", SPEND_TYPE),
+        ("currency", "char(3)"),
+    ),
+    optional=frozenset({"currency"}),
+    one_value_per_file=("currency",),
+)
+FEEDS: dict[str, Feed] = {feed.name: feed for feed in (SESSIONS, CONVERSIONS, SPEND)}
 
 # The longest text value (``medium``) accepted, in characters: at most 4 bytes each in UTF-8, so that a key
 # holding it stays well under Postgres' btree entry limit.
@@ -88,11 +107,20 @@ def contract_checks(feed: Feed) -> dict[str, str]:
             checks[f"{table}_{name}_range"] = (
                 f"{name} >= '{EARLIEST_TIMESTAMP.isoformat()}' and {name} < '{TIMESTAMPS_BEFORE.isoformat()}'"
             )
+        elif sql_type == "date":
+            checks[f"{table}_{name}_range"] = (
+                f"{name} >= '{EARLIEST_TIMESTAMP:%Y-%m-%d}' and {name} < '{TIMESTAMPS_BEFORE:%Y-%m-%d}'"
+            )
+        elif sql_type.startswith("numeric"):
+            checks[f"{table}_{name}_not_negative"] = f"{name} >= 0"
     return checks
 
 
 def _feed_ddl(feed: Feed) -> str:
-    columns = [f"{name} {sql_type} not null" for name, sql_type in feed.columns]
+    columns = [
+        f"{name} {sql_type}" + ("" if name in feed.optional else " not null")
+        for name, sql_type in feed.columns
+    ]
     columns += [f"{name} {spec}" for name, spec in LINEAGE_COLUMNS]
     columns += [f"constraint {name} check ({check})" for name, check in contract_checks(feed).items()]
     body = ",\n    ".join(columns)
