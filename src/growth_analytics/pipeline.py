@@ -109,7 +109,7 @@ def report_messages(
 
 def run(data_dir: Path | None = None) -> int:
     from growth_analytics.db import warehouse_url
-    from growth_analytics.dbt import elementary_off_reason
+    from growth_analytics.edr import off_reason as elementary_off_reason
 
     started = time.monotonic()
     url = warehouse_url()
