@@ -68,8 +68,9 @@ def _deps(project: Path, timeout: float) -> str | None:
     return f"`dbt deps` in {project.name}/ failed: {errors[-1]}"
 
 
-def install_packages(timeout: float = DEPS_TIMEOUT_SECONDS) -> str | None:
+def install_packages(timeout: float | None = None) -> str | None:
     """Install Elementary's dbt package and edr's internal project's packages; the reason when not."""
+    timeout = DEPS_TIMEOUT_SECONDS if timeout is None else timeout
     for project, ready in (
         (settings.dbt_project_dir(), dbt.elementary_installed),
         (internal_project_dir(), internal_project_ready),
