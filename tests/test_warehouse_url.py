@@ -489,3 +489,8 @@ def test_run_names_only_the_reports_it_wrote(tmp_path: Path) -> None:
 def test_profiles_yml_is_valid_yaml_with_both_profiles() -> None:
     profiles = yaml.safe_load((PROJECT_DIR / "dbt_project" / "profiles.yml").read_text())
     assert set(profiles) == {"growth_analytics", "elementary"}
+
+
+def test_table_assets_of_an_ipv6_warehouse() -> None:
+    asset = dag.table_asset("postgresql://u:p@[::1]:6000/growth", "raw", "sessions")
+    assert asset.uri == "postgres://[::1]:6000/growth/raw/sessions"

@@ -202,7 +202,8 @@ class WarehouseProfileMapping(PostgresUserPasswordProfileMapping):
 def table_asset(url: str, schema: str, table: str) -> Asset:
     """The asset of a warehouse table, in the URI form Cosmos uses for the dbt models."""
     params = settings.WarehouseParams.from_url(url)
-    return Asset(uri=f"postgres://{params.host}:{params.port}/{params.dbname}/{schema}/{table}")
+    host = f"[{params.host}]" if ":" in params.host else params.host  # an IPv6 address, as in a URL
+    return Asset(uri=f"postgres://{host}:{params.port}/{params.dbname}/{schema}/{table}")
 
 
 # -- loading ---------------------------------------------------------------------------------------------
