@@ -153,7 +153,7 @@ def test_flow_is_schemas_loads_layers_checks_report_docs(parsed: dict[str, Any])
     tasks = parsed["tasks"]
     up = {task_id: set(task["upstream"]) for task_id, task in tasks.items()}
     assert up["create_schemas"] == set()
-    for task_id in ("load_sessions", "load_conversions", "elementary_models"):
+    for task_id in ("load_sessions", "load_conversions", "load_spend", "elementary_models"):
         assert up[task_id] == {"create_schemas"}
     # The two feeds load in parallel.
     assert "load_sessions" not in _ancestors(tasks, "load_conversions")
@@ -179,6 +179,7 @@ def test_flow_is_schemas_loads_layers_checks_report_docs(parsed: dict[str, Any])
     assert up["business_checks.source_freshness"] == {"business_checks.business_tests"}
     assert up["elementary_report"] == {"business_checks.source_freshness"}
     assert up["dbt_docs"] == {"elementary_report"}
+    assert up["attribution_report"] == {"dbt_mart.critical_checks"}
     # Reports are written whatever happened upstream; run_status then fails the run if anything failed.
     assert tasks["elementary_report"]["trigger_rule"] == "all_done"
     assert tasks["dbt_docs"]["trigger_rule"] == "all_done"

@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, default=None, help="landing folder (default: data/)")
     run.set_defaults(func=_delegate("pipeline"))
 
+    report = sub.add_parser("report", help="write the growth report: charts over the marts, one HTML file")
+    report.add_argument("--out", type=Path, default=None, help="default: reports/attribution_report.html")
+    report.set_defaults(func=_delegate("report"))
+
     airflow = sub.add_parser(
         "airflow", help="run an airflow command with the project's environment", add_help=False
     )

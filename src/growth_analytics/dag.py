@@ -2,9 +2,10 @@
 
 Task graph (the dbt groups hold one task per dbt node, rendered by astronomer-cosmos)::
 
-    create_schemas >> [load_sessions, load_conversions, elementary_models]
+    create_schemas >> [load_sessions, load_conversions, load_spend, elementary_models]
     elementary_models >> dbt_seeds
     [loads, elementary_models, dbt_seeds] >> dbt_staging >> dbt_dwh >> dbt_mart >> dbt_snapshots
+    dbt_mart >> attribution_report (the growth report: charts over the marts)
     dbt_snapshots >> business_checks >> elementary_report >> [elementary_alerts, dbt_docs]
     every task >> run_status (fails the run, and posts the failed tasks to Slack when a webhook is set)
 
@@ -344,6 +345,15 @@ def edr_monitor() -> str:
     return "Elementary alerts sent"
 
 
+def attribution_report() -> str:
+    """The growth report (``growth report``): charts over the marts in reports/attribution_report.html."""
+    from growth_analytics.report import write_report  # plotly: imported when the task runs, not at parse
+
+    path = write_report(warehouse_url_from_connection())
+    log.info("growth report: %s", path)
+    return str(path)
+
+
 def dbt_docs() -> str:
     """``dbt docs generate``; the static site is copied to reports/dbt_docs/ (index.html).
 
@@ -477,7 +487,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
             task(task_id=f"load_{feed}", outlets=[raw_alias(feed)], doc=f"COPY new {feed} files into raw")(
                 load_feed
             )(feed)
-            for feed in ("sessions", "conversions")
+            for feed in FEEDS
         ]
         elementary_models = task(task_id="elementary_models")(build_elementary_models)()
 
@@ -539,6 +549,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
             edr_monitor
         )()
         docs = task(task_id="dbt_docs", trigger_rule=TriggerRule.ALL_DONE, retries=1)(dbt_docs)()
+        growth_report = task(task_id="attribution_report", retries=1)(attribution_report)()
 
         ordered = list(groups.values())
         entry = groups.get("staging") or ordered[0]
@@ -548,6 +559,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
             create_schemas >> elementary_models >> groups["seeds"]
         [*loads, elementary_models] >> entry
         chain(*ordered)
+        groups["mart"] >> growth_report
         ordered[-1] >> business >> report >> [alerts, docs]
 
         status = task(

@@ -94,8 +94,16 @@ def report_messages(
 
     A report is named only when its task succeeded in this run: the file of an earlier run may be there.
     """
+    from growth_analytics.report import REPORT_NAME
+
     succeeded = {task_id for task_id, task_state, _ in tasks if task_state == "success"}
     messages = []
+    if "attribution_report" in succeeded:
+        messages.append(f"Growth report: {reports / REPORT_NAME}")
+    elif any(task_id == "attribution_report" for task_id, _, _ in tasks):
+        messages.append(
+            "the growth report was not written (task attribution_report did not succeed; see the log)"
+        )
     if elementary_reason:
         messages.append(elementary_reason)
     elif "elementary_report" in succeeded:
