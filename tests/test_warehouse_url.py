@@ -494,3 +494,13 @@ def test_profiles_yml_is_valid_yaml_with_both_profiles() -> None:
 def test_table_assets_of_an_ipv6_warehouse() -> None:
     asset = dag.table_asset("postgresql://u:p@[::1]:6000/growth", "raw", "sessions")
     assert asset.uri == "postgres://[::1]:6000/growth/raw/sessions"
+
+
+def test_dbt_tasks_refuse_an_ipv6_address_before_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        airflow_env.CONN_ENV, airflow_env.connection_json("postgresql://u:p@[::1]:6000/growth")
+    )
+    mapping = dag._profile_config().profile_mapping
+    assert mapping is not None
+    with pytest.raises(Exception, match=r"cannot use the IPv6 address ::1 as host"):
+        _ = mapping.profile

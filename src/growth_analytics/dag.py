@@ -199,6 +199,19 @@ class WarehouseProfileMapping(PostgresUserPasswordProfileMapping):
             return self.conn.password or ""
         return super().get_dbt_value(name)
 
+    @property
+    def profile(self) -> dict[str, Any]:
+        profile = super().profile
+        host = str(profile.get("host") or "")
+        if ":" in host:
+            # OpenLineage names the models' assets postgres://<host>:<port> unbracketed, which Airflow refuses
+            # after the model is built: refuse before it runs.
+            raise AirflowFailException(
+                f"connection {self.conn_id!r}: growth_etl's dbt tasks cannot use the IPv6 address {host} as "
+                "host (their asset URIs would not parse); give the warehouse a host name, e.g. in /etc/hosts"
+            )
+        return profile
+
 
 def table_asset(url: str, schema: str, table: str) -> Asset:
     """The asset of a warehouse table, in the URI form Cosmos uses for the dbt models."""
