@@ -158,6 +158,7 @@ def test_chromium_renders_every_chart(report, tmp_path):
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: the page must need none
             f"--user-data-dir={tmp_path / 'profile'}",
             "--virtual-time-budget=20000",
             "--dump-dom",

@@ -145,7 +145,8 @@ def charts(url: str | None = None) -> list[Chart]:
                 "models_side_by_side",
                 "Registrations per channel under each attribution model",
                 "The same registrations, credited by different models; multi-touch models split one "
-                "registration over several channels, so bars can be fractional.",
+                "registration over several channels, so bars can be fractional. rule_based names its rules "
+                "(PAID_SEARCH), the other models name the session's medium (PAID SEARCH).",
                 models_side_by_side(conn),
             ),
             Chart(
