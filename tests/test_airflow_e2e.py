@@ -5,12 +5,14 @@ One warehouse and one Airflow home for the module, three DAG runs in order (thro
 1. the first half of generated day files: the marts hold exactly the loaded registrations;
 2. the second half added: only the new files are loaded (ledger), the marts reflect both halves;
 3. a duplicate key in the registration facts (their unique index dropped) plus a new day of files: the
-   critical checks of dwh fail the run, and the marts keep exactly what they held.
+   critical checks of dwh fail the run, and the marts keep exactly what they held; the failed run is posted
+   to a Slack webhook stand-in on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import sqlite3
@@ -23,8 +25,10 @@ import psycopg
 import pytest
 from attribution_reference import MODELS
 from dbt_cases import MART_TABLES, duplicate_a_registration
+from pytest_httpserver import HTTPServer
 
 from growth_analytics import pipeline
+from growth_analytics.alerts import SLACK_WEBHOOK_ENV
 from growth_analytics.db import EmbeddedPostgres
 from growth_analytics.generate import generate, generate_day
 
@@ -192,8 +196,23 @@ def test_second_run_loads_only_the_new_files(stack: Stack, capsys: pytest.Captur
 
 
 def test_critical_failure_fails_the_run_and_keeps_the_marts(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A Slack webhook stand-in: the failed run is posted to it, naming the failed task.
+    receiver = HTTPServer(host="127.0.0.1", port=0)
+    receiver.expect_request("/slack/webhook", method="POST").respond_with_data("ok")
+    receiver.start()
+    monkeypatch.setenv(SLACK_WEBHOOK_ENV, receiver.url_for("/slack/webhook"))
+    try:
+        _critical_failure_run(stack, capsys)
+    finally:
+        receiver.stop()
+    texts = [json.loads(request.get_data())["text"] for request, _ in receiver.log]
+    assert len(texts) == 1, texts
+    assert "`dbt_dwh.critical_checks`" in texts[0] and "growth_etl" in texts[0]
+
+
+def _critical_failure_run(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     before = _state(stack.url)
     registrations_before = _scalar(stack.url, "select count(*) from dwh.fct_registrations")
     # A duplicate registration key in the fact table (a hand edit without its unique index) ...
