@@ -155,3 +155,18 @@ def test_channel_cost_monthly_rolls_up_the_days(built):
     }
     assert len(actual) == len(rows)
     _check_rows(actual, {key: tuple(value) for key, value in months.items()})
+
+
+@pytest.mark.slow
+def test_spend_in_another_currency_stops_the_cost_marts(built, tmp_path):
+    """Runs last: it adds a USD file to the module's warehouse."""
+    url, _ = built
+    before = query(url, "select count(*), sum(spend) from mart.channel_cost_daily")
+    usd = tmp_path / "spend_usd.csv"
+    usd.write_text("spend_date,medium,spend,currency\n2020-06-01,TV,100,USD\n")
+    (result,) = load_files([usd], url=url)
+    assert result.status == STATUS_LOADED
+    build = run_dbt_in(tmp_path / "target", "build", "--select", "stg_spend+", check=False)
+    assert build.returncode != 0
+    assert "accepted_values_stg_spend_currency" in build.stdout
+    assert query(url, "select count(*), sum(spend) from mart.channel_cost_daily") == before
