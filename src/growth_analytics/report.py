@@ -23,8 +23,8 @@ from growth_analytics.db import connect
 REPORT_NAME = "attribution_report.html"
 RULE_BASED = "rule_based"
 TOP_PATHS = 10
-# Plotly's own config: no logo linking to plotly.com, no "edit in Chart Studio" link.
-PLOT_CONFIG = {"displaylogo": False, "showLink": False, "responsive": True}
+# Plotly's own config: no logo linking to plotly.com.
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 MODEL_NOTES = {
     "rule_based": "the growth team's rules (seed attribution_rules): paid search within 3 h, impression "
