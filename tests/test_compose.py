@@ -21,14 +21,29 @@ AIRFLOW_SERVICES = {
     "airflow-triggerer": "triggerer",
     "airflow-worker": "celery worker",
 }
-_VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?::?-(?P<default>[^}]*))?\}")
+_VARIABLE = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+# What a user puts into .env: compose refuses to start without the variables it requires (${NAME:?}).
+DOTENV = {
+    "GROWTH_AIRFLOW_PASSWORD": "ui-secret",
+    "GROWTH_WAREHOUSE_PASSWORD": "warehouse-secret",
+    "WAREHOUSE_SUPERUSER_PASSWORD": "superuser-secret",
+    "AIRFLOW_DB_PASSWORD": "metadata-secret",
+}
 
 
-def interpolate(value: str) -> str:
-    """Compose's ${NAME:-default} substitution, as it resolves with no .env file and nothing exported."""
-    return _VARIABLE.sub(lambda match: match.group("default") or "", value.replace("$$", "\0")).replace(
-        "\0", "$"
-    )
+def interpolate(value: str, dotenv: dict[str, str] | None = None) -> str:
+    """Compose's ${NAME:-default} and ${NAME:?error} substitution with ``dotenv`` as the .env file."""
+    given = DOTENV if dotenv is None else dotenv
+
+    def substitute(match: re.Match[str]) -> str:
+        name, op, arg = match.group("name", "op", "arg")
+        if name in given:
+            return given[name]
+        if op and op.endswith("?"):
+            raise KeyError(f"compose refuses to start without {name}: {arg}")
+        return arg or ""
+
+    return _VARIABLE.sub(substitute, value.replace("$$", "\0")).replace("\0", "$")
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +52,20 @@ def compose() -> dict[str, Any]:
 
 
 def service_env(service: dict[str, Any]) -> dict[str, str]:
+    """The service's environment: its env_file, then its environment mapping (which wins, as in compose)."""
+    merged = {}
+    env_file = service.get("env_file")
+    if env_file:
+        merged.update(shared_settings_file(PROJECT_DIR / env_file))
     env = service.get("environment") or {}
     assert isinstance(env, dict), "environment must be a mapping"
-    return {name: interpolate(str(value)) for name, value in env.items()}
+    merged.update({name: interpolate(str(value)) for name, value in env.items()})
+    return merged
+
+
+def shared_settings_file(path: Path) -> dict[str, str]:
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
 
 
 def test_compose_has_the_services_of_the_stack(compose: dict[str, Any]) -> None:
@@ -98,7 +124,7 @@ def test_warehouse_url_matches_the_airflow_connection(compose: dict[str, Any]) -
 
 def test_warehouse_is_published_on_port_5438(compose: dict[str, Any]) -> None:
     ports = [str(port) for port in compose["services"]["warehouse"]["ports"]]
-    assert any(re.fullmatch(r"(?:[\d.]+:)?5438:5432", port) for port in ports), ports
+    assert "127.0.0.1:5438:5432" in ports, ports
     # The metadata database stays inside the network.
     assert not compose["services"]["postgres"].get("ports")
 
@@ -137,3 +163,88 @@ def test_dockerfile_copies_existing_files_onto_the_pinned_image() -> None:
 
 def test_interpolation_helper() -> None:
     assert interpolate("a${X:-b}c${Y}d$${HOSTNAME}") == "abcd${HOSTNAME}"
+    assert interpolate("${X:?needed}", {"X": "x"}) == "x"
+    with pytest.raises(KeyError, match="without X"):
+        interpolate("${X:?needed}", {})
+
+
+def test_every_published_port_is_on_loopback(compose: dict[str, Any]) -> None:
+    published = [str(p) for service in compose["services"].values() for p in service.get("ports") or []]
+    assert published
+    for port in published:
+        assert port.startswith("127.0.0.1:"), f"{port} listens on every interface"
+
+
+def test_airflow_settings_come_from_the_file_growth_stack_reads(compose: dict[str, Any]) -> None:
+    from growth_analytics import airflow_env
+
+    env_file = compose["x-airflow-common"]["env_file"]
+    assert PROJECT_DIR / env_file == PROJECT_DIR / airflow_env.SHARED_SETTINGS_FILE
+    shared = shared_settings_file(PROJECT_DIR / env_file)
+    assert shared["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    # Not set twice: the compose file adds only what differs between containers and one machine.
+    assert not set(shared) & set(compose["x-airflow-common"]["environment"])
+    local = airflow_env.airflow_env("postgresql://u:p@127.0.0.1:5432/d")
+    assert {name: local[name] for name in shared} == shared
+
+
+def test_no_secret_has_a_committed_default(compose: dict[str, Any]) -> None:
+    text = COMPOSE_FILE.read_text()
+    for name in DOTENV:
+        assert re.search(rf"\$\{{{name}:\?", text), f"{name} must be required, not defaulted"
+        assert not re.search(rf"\$\{{{name}:?-", text), f"{name} has a default"
+        with pytest.raises(KeyError):
+            interpolate(f"${{{name}:?x}}", {})
+    env = service_env(compose["services"]["airflow-worker"])
+    # JWT secret, api secret key and Fernet key: read from files airflow-init generates once.
+    for option, filename in [
+        ("AIRFLOW__API_AUTH__JWT_SECRET", "jwt_secret"),
+        ("AIRFLOW__API__SECRET_KEY", "api_secret_key"),
+        ("AIRFLOW__CORE__FERNET_KEY", "fernet_key"),
+    ]:
+        assert option not in env, f"{option} must not be a literal"
+        assert env[f"{option}_CMD"] == f"cat /opt/airflow/auth/{filename}"
+    init = "\n".join(compose["services"]["airflow-init"]["command"])
+    assert "umask 077" in init
+    jwt = re.search(
+        r"\[ -s /opt/airflow/auth/jwt_secret \] \|\| .*token_urlsafe\((\d+)\).*"
+        r"> /opt/airflow/auth/jwt_secret",
+        init,
+    )
+    assert jwt and int(jwt.group(1)) >= 64, "the JWT secret must be generated with at least 64 bytes"
+    for filename in ("api_secret_key", "fernet_key"):
+        assert f"[ -s /opt/airflow/auth/{filename} ] || python -c" in init
+
+
+def test_warehouse_healthcheck_proves_role_growth_logs_in(compose: dict[str, Any]) -> None:
+    check = compose["services"]["warehouse"]["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL"
+    command = check[1]
+    # Over TCP (the init phase listens on none) as growth, with its password, into its database.
+    assert "pg_isready" not in command
+    assert re.search(r"\bpsql\b.*-h 127\.0\.0\.1.*-U growth.*-d growth", command), command
+    assert 'PGPASSWORD="$${GROWTH_WAREHOUSE_PASSWORD}"' in command
+
+
+def test_celery_family_is_pinned() -> None:
+    pins = dict(
+        line.split("==", 1)
+        for line in (PROJECT_DIR / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    pins = {name.lower().replace("_", "-"): version for name, version in pins.items()}
+    for name in (
+        "celery",
+        "kombu",
+        "billiard",
+        "vine",
+        "amqp",
+        "redis",
+        "flower",
+        "apache-airflow-providers-celery",
+    ):
+        assert name in pins, f"constraints.txt does not pin {name}"
+    # celery 5.7 drops celery.backends.database.retry, which the Airflow 3.3 Celery provider imports.
+    assert pins["celery"].startswith("5.6."), pins["celery"]
+    requirements = (PROJECT_DIR / "requirements.txt").read_text()
+    assert f"apache-airflow-providers-celery=={pins['apache-airflow-providers-celery']}" in requirements

@@ -5,12 +5,12 @@ logs, generated login) under ``.growth/airflow``, the project's ``dags/`` folder
 warehouse connection ``growth_warehouse`` built from ``GROWTH_WAREHOUSE_URL`` (or the embedded Postgres) as an
 ``AIRFLOW_CONN_GROWTH_WAREHOUSE`` variable: nobody types a connection into the UI.
 
-The UI (``growth airflow standalone``) listens on 127.0.0.1 only. Login: user ``admin``; Airflow's simple
-auth manager generates the password on first start, prints it, and keeps it in
-``.growth/airflow/simple_auth_manager_passwords.json.generated``.
+Login: user ``admin``, password generated once into
+``.growth/airflow/simple_auth_manager_passwords.json.generated`` (mode 0600). Settings shared with
+docker-compose.yml come from ``docker/airflow.env``.
 
-The metadata database is SQLite: enough for one machine and ``airflow dags test``. The compose stack
-(docker-compose.yml) runs the production layout with a Postgres metadata database and Celery.
+The metadata database is SQLite: enough for one machine and ``airflow dags test``. The production layout
+(Postgres metadata, Celery workers) runs as ``growth stack`` (growth_analytics.stack) or docker-compose.yml.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,7 @@ AIRFLOW_HOME_ENV = "GROWTH_AIRFLOW_HOME"
 UI_HOST = "127.0.0.1"
 UI_PORT_ENV = "GROWTH_AIRFLOW_PORT"
 ADMIN_USER = "admin"
+SHARED_SETTINGS_FILE = "docker/airflow.env"
 
 
 def airflow_home() -> Path:
@@ -73,36 +75,59 @@ def connection_json(url: str) -> str:
     return json.dumps(connection)
 
 
+def shared_settings() -> dict[str, str]:
+    """The Airflow settings docker-compose.yml shares with ``growth airflow`` and ``growth stack``."""
+    settings: dict[str, str] = {}
+    path = project_dir() / SHARED_SETTINGS_FILE
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{path}:{number}: not NAME=VALUE: {line!r}")
+        settings[name.strip()] = value.strip()
+    return settings
+
+
 def airflow_env(url: str, home: Path | None = None) -> dict[str, str]:
     """The variables that configure Airflow for this project (to be laid over ``os.environ``)."""
     home = home or airflow_home()
     port = os.environ.get(UI_PORT_ENV, "8080")
     return {
+        **shared_settings(),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(project_dir() / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        # A new DAG waits to be unpaused in the UI instead of starting a run on its own.
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__CORE__AUTH_MANAGER": (
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-        ),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(password_file(home)),
         "AIRFLOW__API__HOST": UI_HOST,
         "AIRFLOW__API__PORT": port,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{UI_HOST}:{port}/execution/",
+        # Cosmos' default cache folder (/tmp/cosmos) is shared by every checkout on the machine.
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
         CONN_ENV: connection_json(url),
         WAREHOUSE_URL_ENV: url,
         "GROWTH_PROJECT_DIR": str(project_dir()),
-        # No telemetry from Airflow, Cosmos or dbt.
-        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        # Namespace of the lineage Cosmos derives (it asks for it on every parse).
-        "AIRFLOW__OPENLINEAGE__NAMESPACE": "growth_analytics",
-        "DO_NOT_TRACK": "1",
     }
+
+
+def ensure_admin_password(home: Path) -> str:
+    """The password of ``admin``: generated once, kept in a file only its owner can read."""
+    where = password_file(home)
+    if where.exists():
+        os.chmod(where, 0o600)
+        password = json.loads(where.read_text()).get(ADMIN_USER)
+        if password:
+            return str(password)
+    password = secrets.token_urlsafe(16)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({ADMIN_USER: password}, handle)
+    return password
 
 
 def prepare_manifest(url: str) -> Path:
@@ -173,16 +198,6 @@ def migrate(url: str, home: Path | None = None) -> None:
         raise RuntimeError(f"airflow db migrate failed ({proc.returncode}):\n{tail}")
 
 
-def _login_hint(home: Path) -> str:
-    where = password_file(home)
-    if where.exists():
-        return f"Airflow UI login: user {ADMIN_USER!r}, password in {where}"
-    return (
-        f"Airflow UI login: user {ADMIN_USER!r}; Airflow prints the generated password on first start "
-        f"and keeps it in {where}"
-    )
-
-
 def run_cli(args: argparse.Namespace) -> int:
     from growth_analytics.db import warehouse_url
 
@@ -193,6 +208,7 @@ def run_cli(args: argparse.Namespace) -> int:
     if airflow_args[0] not in ("--help", "-h", "version", "config"):
         prepare_manifest(url)
     if airflow_args[0] in ("standalone", "api-server"):
+        ensure_admin_password(home)
         print(f"growth airflow: UI on http://{UI_HOST}:{airflow_env(url, home)['AIRFLOW__API__PORT']}")
-        print(f"growth airflow: {_login_hint(home)}")
+        print(f"growth airflow: login {ADMIN_USER!r}, password in {password_file(home)}")
     return run_airflow(airflow_args, url, home, check=False).returncode

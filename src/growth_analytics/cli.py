@@ -164,6 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
     airflow.set_defaults(func=_delegate("airflow_env"))
 
+    stack = sub.add_parser(
+        "stack",
+        help="the production layout on this machine: Airflow with Celery workers, Redis and a Postgres "
+        "metadata database, on 127.0.0.1",
+    )
+    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument("--workers", type=int, default=2, help="Celery workers (up; default 2)")
+    stack.add_argument("--foreground", action="store_true", help="up: stay until Ctrl-C, then stop it")
+    stack.add_argument("--json", action="store_true", help="status: as JSON (with the login)")
+    stack.set_defaults(func=_delegate("stack"))
+
     bench = sub.add_parser("bench", help="benchmark loader, dbt and the DAG (separate from the tests)")
     bench.add_argument("--sessions", type=int, default=10_000_000)
     bench.add_argument(
