@@ -136,11 +136,14 @@ def _rows(path: Path) -> Iterable[dict[str, str]]:
 
 
 def read_files(paths: Iterable[Path]) -> tuple[set[Session], set[Registration]]:
-    """The distinct sessions and registrations of CSV files (the feed is told by the header)."""
+    """The distinct sessions and registrations of CSV files (the feed is told by the header; spend files,
+    which attribution does not read, are passed over)."""
     sessions: set[Session] = set()
     registrations: set[Registration] = set()
     for path in paths:
         for row in _rows(path):
+            if "spend" in row:
+                break
             user_id = int(row["user_id"])
             if "registration_time" in row:
                 registrations.add(Registration(user_id, parse_timestamp(row["registration_time"])))
