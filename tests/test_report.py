@@ -187,3 +187,19 @@ def test_growth_run_names_the_report_only_when_its_task_wrote_it(tmp_path):
     assert failed == [
         "the growth report was not written (task attribution_report did not succeed; see the log)"
     ]
+
+
+def test_growth_report_before_any_build_says_what_to_do_in_one_line(warehouse_url, tmp_path):
+    out = tmp_path / "report.html"
+    done = subprocess.run(
+        [sys.executable, "-m", "growth_analytics.cli", "report", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        'growth report: relation "mart.channel_attribution_daily" does not exist:'
+        " build the marts first (growth run, or growth dbt build)\n"
+    )
+    assert not out.exists()

@@ -303,23 +303,35 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
     log.info("done in %.1f s", time.monotonic() - started)
 
 
+def target_with_installed_parse(name: str) -> Path:
+    """A target folder of a task's own, starting from the parse made when the project was installed.
+
+    dbt reuses that parse for the same vars as the per-node tasks (``TASK_DBT_ARGS``), and the project's
+    target/ (the manifest the DAG renders from, the tasks' saved parse) stays as it is.
+    """
+    target = settings.state_dir() / name
+    target.mkdir(parents=True, exist_ok=True)
+    installed_parse = dbt.manifest_path().with_name(PARTIAL_PARSE_FILE)
+    if installed_parse.exists():
+        shutil.copy2(installed_parse, target / PARTIAL_PARSE_FILE)
+    return target
+
+
 def build_elementary_models() -> str:
     """Create/update Elementary's tables and upload the project's artifacts, once per DAG run.
 
-    dbt writes into its own target folder: the project's target/ keeps the parse the per-node tasks reuse.
+    The artifact tables upload their contents as they are built (their post-hooks); the tasks' vars switch
+    off only the on-run-end upload, which would do it a second time.
     """
     reason = edr.off_reason()
     if reason:
         log.warning("%s", reason)
         return reason
-    url = warehouse_url_from_connection()
-    project = dbt.active_project_dir()
-    target = settings.state_dir() / "elementary_target"
-    _run(
-        [dbt.dbt_executable(), "run", "--select", "package:elementary", "--target-path", str(target)],
-        env=dbt.dbt_env(url),
-        cwd=project,
-    )
+    target = target_with_installed_parse("elementary_target")
+    run = ["run", "--select", "package:elementary", "--target-path", str(target), *TASK_DBT_ARGS]
+    result = dbt.invoke_dbt(run, warehouse_url_from_connection())
+    if not result.success:
+        raise RuntimeError(f"dbt run of Elementary's models failed: {result.exception or 'output above'}")
     return "Elementary models built and artifacts uploaded"
 
 
@@ -374,11 +386,7 @@ def dbt_docs() -> str:
     was installed (its own target folder keeps the project's manifest, which the DAG renders from, intact).
     """
     url = warehouse_url_from_connection()
-    target = settings.state_dir() / "dbt_docs_target"
-    target.mkdir(parents=True, exist_ok=True)
-    installed_parse = dbt.manifest_path().with_name(PARTIAL_PARSE_FILE)
-    if installed_parse.exists():
-        shutil.copy2(installed_parse, target / PARTIAL_PARSE_FILE)
+    target = target_with_installed_parse("dbt_docs_target")
     generate = ["docs", "generate", "--target-path", str(target), *TASK_DBT_ARGS]
     if not dbt.invoke_dbt(generate, url).success:
         # Compiling needs every model to compile against the warehouse as it is; after a failed run

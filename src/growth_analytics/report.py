@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
+import psycopg
 from plotly.offline import get_plotlyjs
 
 from growth_analytics import settings
@@ -226,6 +228,14 @@ def figures_in(page: str) -> dict[str, dict[str, Any]]:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    path = write_report(path=args.out)
+    try:
+        path = write_report(path=args.out)
+    except psycopg.errors.UndefinedTable as exc:
+        problem = str(exc).splitlines()[0]
+        print(
+            f"growth report: {problem}: build the marts first (growth run, or growth dbt build)",
+            file=sys.stderr,
+        )
+        return 1
     print(f"growth report: {path}")
     return 0
