@@ -27,6 +27,8 @@ pytestmark = [
     ),
 ]
 
+SAMPLE = Path(__file__).resolve().parents[1] / "data"
+SAMPLE_NEXT_DAY = date(2020, 7, 1)  # the day after the sample's last
 FIRST_DAY = date(2020, 5, 1)
 NORMAL_DAYS = 35
 SESSIONS_A_DAY = 300
@@ -55,12 +57,12 @@ def _land_day(folder: Path, day: date, sessions: int, mix: dict[str, float], rng
     )
 
 
-def _monitor_results(url: str, target: Path, run_at: date) -> list[tuple[str, str, str]]:
-    """Run Elementary's monitors of raw.sessions as if at ``run_at`` 00:00; (test, status, description)."""
+def _monitor_results(
+    url: str, target: Path, run_at: date, source: str = "raw.sessions"
+) -> list[tuple[str, str, str]]:
+    """Run Elementary's monitors of a source as if at ``run_at`` 00:00; (test, status, description)."""
     run_vars = json.dumps({"custom_run_started_at": f"{run_at.isoformat()}T00:00:00"})
-    run_dbt_in(
-        target, "test", "--select", "source:raw.sessions,tag:elementary", "--vars", run_vars, check=False
-    )
+    run_dbt_in(target, "test", "--select", f"source:{source},tag:elementary", "--vars", run_vars, check=False)
     (schema,) = query(
         url, "select table_schema from information_schema.tables where table_name = 'elementary_test_results'"
     )[0]
@@ -100,3 +102,14 @@ def test_monitors_flag_a_day_with_fewer_sessions_and_a_vanished_medium(
     dimension = next(text for name, _, text in flagged if name == "dimension_anomalies")
     assert VANISHING in dimension, dimension
     assert status["schema_changes"] == "pass", flagged
+
+
+def test_the_sample_raises_no_anomaly(warehouse_url: str, tmp_path: Path) -> None:
+    """The data/ sample, scored the day after its last: its growth and its last day's spike are no alarm."""
+    load_files([SAMPLE], url=warehouse_url)
+    target = tmp_path / "target"
+    run_dbt_in(target, "run", "--select", "package:elementary")
+    results = _monitor_results(warehouse_url, target, SAMPLE_NEXT_DAY, source="raw")
+    names = sorted(name for name, _, _ in results)
+    assert names == sorted([*MONITORS, "volume_anomalies", "freshness_anomalies", "schema_changes"]), results
+    assert [row for row in results if row[1] != "pass"] == [], results
