@@ -32,8 +32,8 @@ lint: install  ## ruff
 bench: install  ## benchmark at 10M sessions (minutes; results in results/)
 	$(BIN)/growth bench
 
-airflow-ui: install  ## Airflow UI on http://127.0.0.1:8080 (see README for the login)
-	$(BIN)/growth airflow standalone
+airflow-ui: install  ## growth_etl's production layout (Celery, 1 worker) with its UI on http://127.0.0.1:8080; Ctrl-C stops it
+	$(BIN)/growth stack up --workers 1 --foreground
 
 sample: install  ## regenerate the data/ sample
 	$(BIN)/growth generate --out data --sessions 20000 --seed 42 --daily
