@@ -4,7 +4,8 @@ metadata), a run triggered through the REST API, then ``growth stack down``.
 The stack runs in this test run's state dir, with its own warehouse and metadata databases on the test
 server and generated day files as its landing folder. In order: a triggered run succeeds with tasks on both
 workers; a finished task's log reads back through the API; clearing one model with its downstream re-runs
-exactly those tasks; ``down`` leaves no process behind.
+exactly those tasks; ``down`` leaves no process behind (these are marked slow). Without a stack: the
+secrets and the login are generated once into private files, and every component gets one environment.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ import pytest
 from growth_analytics import stack as growth_stack
 from growth_analytics.db import EmbeddedPostgres
 from growth_analytics.generate import generate
-
-pytestmark = pytest.mark.slow
 
 DAG = "growth_etl"
 RUN_TIMEOUT_S = 1200.0
@@ -127,6 +126,7 @@ def _downstream_closure(tasks: dict[str, list[str]], start: str) -> set[str]:
     return seen
 
 
+@pytest.mark.slow
 def test_triggered_run_succeeds_with_tasks_on_both_workers(running: RunningStack) -> None:
     api = running.api
     _wait(lambda: api.get(f"/dags/{DAG}").status_code == 200, "the DAG to be parsed", 300)
@@ -158,6 +158,7 @@ def test_triggered_run_succeeds_with_tasks_on_both_workers(running: RunningStack
     assert hosts == {"worker-1", "worker-2"}, hosts
 
 
+@pytest.mark.slow
 def test_a_finished_task_log_reads_back_through_the_api(running: RunningStack) -> None:
     assert running.run_id, "needs the triggered run"
     instances = _task_instances(running)
@@ -175,6 +176,7 @@ def test_a_finished_task_log_reads_back_through_the_api(running: RunningStack) -
     assert "signature" not in text.lower(), text[:2000]
 
 
+@pytest.mark.slow
 def test_clearing_a_model_reruns_exactly_it_and_its_downstream(running: RunningStack) -> None:
     assert running.run_id, "needs the triggered run"
     tasks_response = running.api.get(f"/dags/{DAG}/tasks")
@@ -219,6 +221,7 @@ def test_clearing_a_model_reruns_exactly_it_and_its_downstream(running: RunningS
     assert all(after[task]["state"] == before[task]["state"] for task in expected)
 
 
+@pytest.mark.slow
 def test_down_leaves_no_process_behind(running: RunningStack) -> None:
     layout = growth_stack.Layout.load()
     assert layout is not None and layout.processes
@@ -231,3 +234,61 @@ def test_down_leaves_no_process_behind(running: RunningStack) -> None:
     alive = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, [(p.pid, p.cmdline()) for p in alive]
     assert not _status(running.env)["running"]
+
+
+def test_secrets_are_generated_once_and_private(isolated_state: Path) -> None:
+    first = growth_stack.installation_secrets()
+    path = growth_stack.stack_dir() / "secrets.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert growth_stack.installation_secrets() == first
+    # SHA512 signing wants a key of at least 64 bytes.
+    assert len(first["jwt_secret"].encode()) >= 64
+    assert len(set(first.values())) == len(first)
+
+
+def test_admin_password_file_is_private(tmp_path: Path) -> None:
+    from growth_analytics import airflow_env
+
+    password = airflow_env.ensure_admin_password(tmp_path)
+    where = airflow_env.password_file(tmp_path)
+    assert where.stat().st_mode & 0o777 == 0o600
+    where.chmod(0o644)  # as Airflow's simple auth manager writes it
+    assert airflow_env.ensure_admin_password(tmp_path) == password
+    assert where.stat().st_mode & 0o777 == 0o600
+
+
+def test_every_component_gets_one_environment(isolated_state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from growth_analytics import airflow_env
+
+    layout = growth_stack.Layout(
+        workers=2, api_port=18080, redis_port=16379, metadata_url="postgresql://u:p@127.0.0.1:5432/meta"
+    )
+    env = growth_stack.stack_env("postgresql://u:p@127.0.0.1:5432/wh", layout)
+    shared = airflow_env.shared_settings()
+    assert {name: env[name] for name in shared} == shared
+    secrets = growth_stack.installation_secrets()
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == secrets["jwt_secret"]
+    assert env["AIRFLOW__API__SECRET_KEY"] == secrets["api_secret_key"]
+    assert env["AIRFLOW__CELERY__BROKER_URL"].endswith(f"@127.0.0.1:{layout.redis_port}/0")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
+        "postgresql+psycopg2://u:p@127.0.0.1:5432/meta"
+    )
+    assert env["AIRFLOW__COSMOS__CACHE_DIR"].startswith(str(isolated_state))
+    commands = growth_stack._commands(layout)
+    assert set(commands) == {
+        "redis",
+        "api-server",
+        "scheduler",
+        "dag-processor",
+        "triggerer",
+        "worker-1",
+        "worker-2",
+    }
+    assert commands["redis"][0][1:3] == ["--bind", "127.0.0.1"]
+    for name in ("triggerer", "worker-1", "worker-2"):
+        assert (
+            "--skip-serve-logs" in commands[name][0]
+        )  # Airflow's log server would listen on every interface
+    monkeypatch.setenv(growth_stack.WORKER_NAME_ENV, commands["worker-2"][1][growth_stack.WORKER_NAME_ENV])
+    assert growth_stack.task_hostname() == "worker-2"
