@@ -16,6 +16,7 @@ The metadata database is SQLite: enough for one machine and ``airflow dags test`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -211,4 +212,27 @@ def run_cli(args: argparse.Namespace) -> int:
         ensure_admin_password(home)
         print(f"growth airflow: UI on http://{UI_HOST}:{airflow_env(url, home)['AIRFLOW__API__PORT']}")
         print(f"growth airflow: login {ADMIN_USER!r}, password in {password_file(home)}")
+    if airflow_args[0] == "standalone":
+        return _run_in_own_group(airflow_args, url, home)
     return run_airflow(airflow_args, url, home, check=False).returncode
+
+
+def _run_in_own_group(args: list[str], url: str, home: Path) -> int:
+    """Run ``airflow ARGS`` as its own process group; SIGTERM or Ctrl-C here stops all of it."""
+    import signal
+
+    env = full_env(url, home)
+    env["PATH"] = os.pathsep.join([str(Path(airflow_executable()).parent), env.get("PATH", "")])
+    process = subprocess.Popen([airflow_executable(), *args], env=env, start_new_session=True)
+
+    def stop(signum: int, frame: object) -> None:
+        os.killpg(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return process.wait()
+    finally:
+        # Whatever of the group outlived standalone (or all of it, if this wrapper is failing).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
