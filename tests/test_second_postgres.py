@@ -30,8 +30,9 @@ import pytest
 from psycopg import sql
 
 from growth_analytics import airflow_env, dag, dbt
-from growth_analytics.db import SERVICE_USER, WarehouseError, _free_port, connect
+from growth_analytics.db import SERVICE_USER, WarehouseError, connect
 from growth_analytics.generate import generate
+from growth_analytics.ports import free_port
 from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams
 
 pytestmark = pytest.mark.slow
@@ -154,7 +155,7 @@ class Server:
             self.ca_file.chmod(0o644)
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
-        self.port = _free_port()
+        self.port = free_port()
         self._as_owner(
             str(bin_dir / "pg_ctl"),
             "start",

@@ -11,7 +11,6 @@ secrets and the login are generated once into private files, and every component
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import pytest
 from growth_analytics import stack as growth_stack
 from growth_analytics.db import EmbeddedPostgres
 from growth_analytics.generate import generate
+from growth_analytics.ports import free_port
 
 DAG = "growth_etl"
 RUN_TIMEOUT_S = 1200.0
@@ -37,12 +37,6 @@ class RunningStack:
     api: httpx.Client
     env: dict[str, str]
     run_id: str = ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _growth(env: dict[str, str], *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -62,7 +56,7 @@ def running(
         growth_stack.METADATA_URL_ENV: postgres_server.create_database(f"stack_meta_{os.getpid()}"),
         "GROWTH_LANDING_DIR": str(root / "landing"),
         "GROWTH_REPORTS_DIR": str(root / "reports"),
-        "GROWTH_AIRFLOW_PORT": str(_free_port()),
+        "GROWTH_AIRFLOW_PORT": str(free_port()),
     }
     started = _growth(env, "stack", "up", "--workers", "2", timeout=UP_TIMEOUT_S)
     try:

@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from growth_analytics.private_files import write_private
 from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, project_dir, state_dir
 
 CONN_ID = "growth_warehouse"
@@ -123,11 +124,7 @@ def ensure_admin_password(home: Path) -> str:
         if password:
             return str(password)
     password = secrets.token_urlsafe(16)
-    where.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({ADMIN_USER: password}, handle)
+    write_private(where, json.dumps({ADMIN_USER: password}))
     return password
 
 

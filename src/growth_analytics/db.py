@@ -18,7 +18,6 @@ import importlib.util
 import json
 import os
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,6 +27,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from growth_analytics.ports import free_port, port_is_free
+from growth_analytics.private_files import write_private
 from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, WarehouseUrlError, state_dir
 
 APP_ROLE = "growth"
@@ -77,35 +78,6 @@ def _bin_dir() -> Path:
     if spec is None or spec.origin is None:
         raise WarehouseError("no Postgres binaries: install pgserver or set GROWTH_PG_BINDIR")
     return Path(spec.origin).parent / "pginstall" / "bin"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_is_free(port: int) -> bool:
-    """Whether the server can listen on ``port``: bound as Postgres binds it.
-
-    Postgres sets SO_REUSEADDR, so the TIME_WAIT connections a stopped server leaves do not keep it from
-    its port; a bind without it would call the port busy and move the server to a new one.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, readable by its owner only from the start (it holds passwords)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
 
 
 def _allow_traverse(path: Path) -> None:
@@ -183,7 +155,7 @@ class EmbeddedPostgres:
         self._prepare_service_user()
         meta = {"superuser_password": secrets.token_urlsafe(18), "app_password": secrets.token_urlsafe(18)}
         pwfile = self.root / "initdb.pw"
-        _write_private(pwfile, meta["superuser_password"] + "\n")
+        write_private(pwfile, meta["superuser_password"] + "\n")
         if self._run_as_service_user():
             import pwd
 
@@ -205,7 +177,7 @@ class EmbeddedPostgres:
             )
         finally:
             pwfile.unlink(missing_ok=True)
-        _write_private(self._meta_path, json.dumps(meta))
+        write_private(self._meta_path, json.dumps(meta))
 
     def running_port(self) -> int | None:
         """The port of the running server, read from postmaster.pid; None when it is not running."""
@@ -244,8 +216,8 @@ class EmbeddedPostgres:
                 self._prepare_service_user()
                 meta = self._read_meta()
                 port = meta.get("port", 0)
-                if not port or not _port_is_free(port):
-                    port = _free_port()
+                if not port or not port_is_free(port):
+                    port = free_port()
                 options = " ".join(
                     f"-c {name}={value}"
                     for name, value in {
@@ -270,7 +242,7 @@ class EmbeddedPostgres:
                     timeout=90,
                 )
                 meta["port"] = port
-                _write_private(self._meta_path, json.dumps(meta))
+                write_private(self._meta_path, json.dumps(meta))
             self._bootstrap(port)
             return self.url(port)
 
@@ -337,7 +309,7 @@ class EmbeddedPostgres:
                     )
                 )
         meta["bootstrapped"] = True
-        _write_private(self._meta_path, json.dumps(meta))
+        write_private(self._meta_path, json.dumps(meta))
 
 
 def warehouse_url(start: bool = True) -> str:

@@ -28,6 +28,8 @@ from pathlib import Path
 import psutil
 
 from growth_analytics import airflow_env
+from growth_analytics.ports import free_port, port_is_free
+from growth_analytics.private_files import write_private
 from growth_analytics.settings import WarehouseParams, state_dir
 
 METADATA_URL_ENV = "GROWTH_STACK_METADATA_URL"
@@ -52,14 +54,6 @@ def stack_dir() -> Path:
     return state_dir() / "stack"
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-
-
 def installation_secrets() -> dict[str, str]:
     """The stack's secrets, generated on first use and kept readable by their owner only."""
     import secrets
@@ -76,32 +70,16 @@ def installation_secrets() -> dict[str, str]:
     }
     missing = {name: make() for name, make in wanted.items() if name not in known}
     if missing or not path.exists():
-        _write_private(path, json.dumps({**known, **missing}, indent=1))
+        write_private(path, json.dumps({**known, **missing}, indent=1))
     os.chmod(path, 0o600)
     return {**known, **missing}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _api_port() -> int:
     configured = os.environ.get(airflow_env.UI_PORT_ENV)
     if configured:
         return int(configured)
-    return 8080 if _port_is_free(8080) else _free_port()
+    return 8080 if port_is_free(8080) else free_port()
 
 
 def metadata_url() -> str:
@@ -159,7 +137,7 @@ class Layout:
         return cls(**json.loads(path.read_text())) if path.exists() else None
 
     def save(self) -> None:
-        _write_private(self.path(), json.dumps(self.__dict__, indent=1))
+        write_private(self.path(), json.dumps(self.__dict__, indent=1))
 
     @property
     def api_url(self) -> str:
@@ -330,9 +308,9 @@ def up(workers: int) -> Layout:
     down()
     url = warehouse_url()
     layout = Layout(
-        workers=workers, api_port=_api_port(), redis_port=_free_port(), metadata_url=metadata_url()
+        workers=workers, api_port=_api_port(), redis_port=free_port(), metadata_url=metadata_url()
     )
-    if not _port_is_free(layout.api_port):
+    if not port_is_free(layout.api_port):
         raise StackError(f"port {layout.api_port} on 127.0.0.1 is taken (set {airflow_env.UI_PORT_ENV})")
     home = stack_dir() / "airflow"
     airflow_env.ensure_admin_password(home)
