@@ -11,7 +11,6 @@
         ],
     )
 }}
--- depends_on: {{ ref('registration_attribution') }}
 {#
   Checks only the users whose status can have changed since the snapshot's newest version, not every
   registered user. A status changes only when one of the user's registrations is (re)attributed, which
@@ -23,7 +22,7 @@
   - The first run, and a snapshot from before the watermark columns, check every user.
   Users not selected keep their current version: the snapshot ignores rows missing from its input.
   Indexes (post-hooks): the newest watermarks are the last entry of one; dbt closes the changed users'
-  versions by dbt_scd_id through the other (a scan of every version took 0.3-0.4 s of each run).
+  versions by dbt_scd_id through the other, rather than by a scan of every version.
 #}
 {%- set attribution = ref('registration_attribution') -%}
 {%- set built_in_one_run_query -%}

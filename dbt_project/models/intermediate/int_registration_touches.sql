@@ -4,17 +4,28 @@
   fct_sessions (user_id, time_started). A view: the attribution models filter it to the registrations they
   (re)compute, and Postgres pushes that filter into the join.
 #}
+with
+
+registrations as (
+    select * from {{ ref('fct_registrations') }}
+),
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+)
+
 select
-    r.registration_key,
-    r.user_id,
-    r.registration_time,
-    s.time_started,
-    s.medium,
-    s.is_paid,
-    {{ hours_between('r.registration_time', 's.time_started') }} as hours_before_registration,
-    s.time_started >= r.registration_time - {{ hours(var('attribution_lookback_days') * 24) }}
-        as is_in_lookback
-from {{ ref('fct_registrations') }} as r
-join {{ ref('fct_sessions') }} as s
-    on s.user_id = r.user_id
-   and s.time_started <= r.registration_time
+    registrations.registration_key,
+    registrations.user_id,
+    registrations.registration_time,
+    sessions.time_started,
+    sessions.medium,
+    sessions.is_paid,
+    {{ hours_between('registrations.registration_time', 'sessions.time_started') }} as hours_before_registration,
+    sessions.time_started
+    >= registrations.registration_time - {{ hours(var('attribution_lookback_days') * 24) }} as is_in_lookback
+from registrations
+inner join sessions
+    on
+        registrations.user_id = sessions.user_id
+        and registrations.registration_time >= sessions.time_started

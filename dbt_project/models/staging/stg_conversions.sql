@@ -3,32 +3,27 @@
   their first occurrence (lowest load, then line), as for the sessions. In the "no earlier copy" form, so
   that fct_registrations can read only the new loads.
 #}
-with source as (
+with
 
-    select
-        user_id,
-        registration_time,
-        _load_id,
-        _source_file,
-        _line_number,
-        _loaded_at
-    from {{ source('raw', 'conversions') }}
-
+-- read twice (the rows and their earlier copies): not materialised, so that each read is planned on the table
+raw_conversions as not materialized (
+    select * from {{ source('raw', 'conversions') }}
 )
 
 select
-    {{ registration_key('c.user_id', 'c.registration_time') }} as registration_key,
-    c.user_id,
-    c.registration_time,
-    c._load_id,
-    c._source_file,
-    c._line_number,
-    c._loaded_at
-from source as c
+    {{ registration_key('conversion.user_id', 'conversion.registration_time') }} as registration_key,
+    conversion.user_id,
+    conversion.registration_time,
+    conversion._load_id,
+    conversion._source_file,
+    conversion._line_number,
+    conversion._loaded_at
+from raw_conversions as conversion
 where not exists (
     select 1
-    from {{ source('raw', 'conversions') }} as earlier
-    where earlier.user_id = c.user_id
-      and earlier.registration_time = c.registration_time
-      and (earlier._load_id, earlier._line_number) < (c._load_id, c._line_number)
+    from raw_conversions as earlier
+    where
+        conversion.user_id = earlier.user_id
+        and conversion.registration_time = earlier.registration_time
+        and (earlier._load_id, earlier._line_number) < (conversion._load_id, conversion._line_number)
 )

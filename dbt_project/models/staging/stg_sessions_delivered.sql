@@ -4,6 +4,10 @@
   first_session_occurrences; in incremental runs a filter on _load_id here prunes the partitioned raw
   table to the new files), and of the data tests that reconcile the facts with what was delivered.
 #}
+with raw_sessions as (
+    select * from {{ source('raw', 'sessions') }}
+)
+
 select
     user_id,
     time_started,
@@ -16,4 +20,4 @@ select
     _source_file,
     _line_number,
     _loaded_at
-from {{ source('raw', 'sessions') }}
+from raw_sessions

@@ -3,6 +3,10 @@
   reporting currency where the file sent none. Rows of one day and medium are kept apart (spend arrives
   per campaign); the cost marts add them up.
 #}
+with raw_spend as (
+    select * from {{ source('raw', 'spend') }}
+)
+
 select
     spend_date,
     {{ normalise_medium('medium') }} as medium,
@@ -12,4 +16,4 @@ select
     _source_file,
     _line_number,
     _loaded_at
-from {{ source('raw', 'spend') }}
+from raw_spend

@@ -1,8 +1,21 @@
-{{ config(severity='warn', store_failures=true, tags=['business']) }}
 -- Registrations of users who never had a session (attributed UNATTRIBUTED); those of the
 -- latest run's loads. dim_user holds each user's session summary (one probe per registration).
-select r.registration_key, r.user_id, r.registration_time
-from {{ ref('fct_registrations') }} as r
-join {{ ref('dim_user') }} as u on u.user_id = r.user_id
-where {{ loads_under_test('r._load_id', ref('audit_registration_loads')) }}
-  and u.session_count = 0
+with
+
+registrations as (
+    select * from {{ ref('fct_registrations') }}
+),
+
+users as (
+    select * from {{ ref('dim_user') }}
+)
+
+select
+    registrations.registration_key,
+    registrations.user_id,
+    registrations.registration_time
+from registrations
+inner join users on registrations.user_id = users.user_id
+where
+    {{ latest_run_loads_filter('registrations._load_id', ref('audit_registration_loads')) }}
+    and users.session_count = 0

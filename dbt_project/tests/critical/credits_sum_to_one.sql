@@ -1,4 +1,3 @@
-{{ config(severity='error', tags=['critical']) }}
 -- For every registration and every attribution model the credits sum to 1 (floating point tolerance),
 -- no credit is null or outside [0, 1], and no row credits nothing. The credits (re)computed by the
 -- latest run (all after a full build), one aggregation per registration for all six models. That every
@@ -17,7 +16,7 @@ with per_registration as (
                or greatest({{ credit_columns }}) <= 0
         ) as bad_rows
     from {{ ref('attribution_credits') }}
-    where {{ recomputed_under_test() }}
+    where {{ latest_run_rows_filter() }}
     group by registration_key
 )
 

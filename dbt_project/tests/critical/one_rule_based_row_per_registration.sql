@@ -1,4 +1,3 @@
-{{ config(severity='error', tags=['critical']) }}
 -- Every registration appears exactly once in the rule-based attribution (none dropped, none doubled),
 -- both in registration_attribution and as the one row of attribution_credits with rule-based credit, on
 -- the same channel, and no attribution row lacks its registration. What the latest run of each table
@@ -10,20 +9,20 @@
 with new_registrations as (
     select registration_key
     from {{ ref('fct_registrations') }}
-    where {{ loads_under_test('_load_id', ref('audit_registration_loads')) }}
+    where {{ latest_run_loads_filter('_load_id', ref('audit_registration_loads')) }}
 ),
 
 recomputed_attribution as (
     select registration_key, channel
     from {{ ref('registration_attribution') }}
-    where {{ recomputed_under_test() }}
+    where {{ latest_run_rows_filter() }}
 ),
 
 recomputed_rule_based_credits as (
     select registration_key, channel
     from {{ ref('attribution_credits') }}
     where rule_based_credit > 0
-      and {{ recomputed_under_test() }}
+      and {{ latest_run_rows_filter() }}
 ),
 
 all_registrations as not materialized (

@@ -7,14 +7,14 @@
 {% test not_null_in_latest_loads(model, columns, loads) %}
 select {{ columns | join(', ') }}
 from {{ model }}
-where {{ loads_under_test('_load_id', loads) }}
+where {{ latest_run_loads_filter('_load_id', loads) }}
   and ({% for column in columns %}{{ column }} is null{{ ' or ' if not loop.last }}{% endfor %})
 {% endtest %}
 
 {% test relationships_in_latest_loads(model, column_name, to, field, loads) %}
 select child.{{ column_name }} as from_field
 from {{ model }} as child
-where {{ loads_under_test('child._load_id', loads) }}
+where {{ latest_run_loads_filter('child._load_id', loads) }}
   and child.{{ column_name }} is not null
   and not exists (select 1 from {{ to }} as parent where parent.{{ field }} = child.{{ column_name }})
 {% endtest %}

@@ -12,45 +12,69 @@
   own bounds with the dates of the new loads (found through the facts' _load_id indexes) and rewrite the
   calendar, a few hundred rows.
 #}
--- built from the facts only once their critical tests (which read the per-load audits) have passed
+-- the facts' critical tests read the audits: built only once they pass
 -- depends_on: {{ ref('audit_session_loads') }}
 -- depends_on: {{ ref('audit_registration_loads') }}
 {% if is_incremental() %}
     {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
 {% endif %}
 
-with session_bounds as (
-    select min(session_date) as first_day, max(session_date) as last_day
-    from {{ ref('fct_sessions') }}
+with
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+registrations as (
+    select * from {{ ref('fct_registrations') }}
+),
+
+session_bounds as (
+    select
+        min(session_date) as first_day,
+        max(session_date) as last_day
+    from sessions
     {% if is_incremental() %}
-    where _load_id > {{ sessions_wm }}
+        where _load_id > {{ sessions_wm }}
     {% endif %}
 ),
 
 registration_bounds as (
-    select min(registration_date) as first_day, max(registration_date) as last_day
-    from {{ ref('fct_registrations') }}
+    select
+        min(registration_date) as first_day,
+        max(registration_date) as last_day
+    from registrations
     {% if is_incremental() %}
-    where _load_id > {{ registrations_wm }}
+        where _load_id > {{ registrations_wm }}
     {% endif %}
 ),
 
 {% if is_incremental() %}
-calendar_bounds as (
-    select min(date_day) as first_day, max(date_day) as last_day
-    from {{ this }}
-),
+    calendar_bounds as (
+        select
+            min(date_day) as first_day,
+            max(date_day) as last_day
+        from {{ this }}
+    ),
 {% endif %}
 
 bounds as (
     -- least / greatest skip nulls: either feed may be empty
     select
-        least(s.first_day, r.first_day {%- if is_incremental() %}, c.first_day{% endif %}) as first_day,
-        greatest(s.last_day, r.last_day {%- if is_incremental() %}, c.last_day{% endif %}) as last_day
-    from session_bounds as s
-    cross join registration_bounds as r
+        least(
+            session_bounds.first_day,
+            registration_bounds.first_day
+            {%- if is_incremental() %}, calendar_bounds.first_day{% endif %}
+        ) as first_day,
+        greatest(
+            session_bounds.last_day,
+            registration_bounds.last_day
+            {%- if is_incremental() %}, calendar_bounds.last_day{% endif %}
+        ) as last_day
+    from session_bounds
+    cross join registration_bounds
     {% if is_incremental() %}
-    cross join calendar_bounds as c
+        cross join calendar_bounds
     {% endif %}
 ),
 

@@ -16,6 +16,10 @@
   registration_key rejects a second row of a registration on write, cheaper than a `unique` test that
   groups every registration in every run.
 #}
+with staged_registrations as (
+    select * from {{ ref('stg_conversions') }}
+)
+
 select
     registration_key,
     user_id,
@@ -23,8 +27,9 @@ select
     (registration_time at time zone 'UTC')::date as registration_date,
     _load_id,
     _line_number
-from {{ ref('stg_conversions') }}
-where _load_id <= {{ last_load_taken(ref('audit_load_batches'), 'registrations_load_id') }}
-{% if is_incremental() %}
-  and _load_id > {{ max_value(this, '_load_id') }}
-{% endif %}
+from staged_registrations
+where
+    _load_id <= {{ last_load_taken(ref('audit_load_batches'), 'registrations_load_id') }}
+    {% if is_incremental() %}
+        and _load_id > {{ max_value(this, '_load_id') }}
+    {% endif %}

@@ -6,7 +6,7 @@
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
         pre_hook=[
-            "{{ set_work_mem('hash_work_mem', index_setting='heavy_work_mem') }}",
+            "{{ tune_postgres_session('hash_work_mem', index_work_mem='heavy_work_mem') }}",
             "set local enable_hashagg = off",
         ],
         indexes=[
@@ -34,10 +34,21 @@
 {% set unattributed = var('unattributed_channel') %}
 {% set direct = var('direct_channel') %}
 {% set touch_weight -%}
-    coalesce(power(2.0::double precision, -(t.hours_before_registration / 24.0) / {{ half_life_days }}), 1.0)
+    coalesce(
+        power(2.0::double precision, -(registration_touches.hours_before_registration / 24.0) / {{ half_life_days }}),
+        1.0
+    )
 {%- endset %}
 
 with
+
+registration_touches as (
+    select * from {{ ref('int_registration_touches') }}
+),
+
+rule_based_attribution as (
+    select * from {{ ref('registration_attribution') }}
+),
 
 registrations as not materialized (
     -- read twice, yet inlined: a materialised CTE is scanned by the leader process alone, and every join
@@ -51,34 +62,37 @@ touches as (
     -- every model). The registration's columns travel with its touches and credits: joining the credits
     -- back to the registrations at the end sorted millions of rows.
     select
-        r.registration_key,
-        r.user_id,
-        r.registration_date,
-        coalesce(t.medium, '{{ unattributed }}') as channel,
+        registrations.registration_key,
+        registrations.user_id,
+        registrations.registration_date,
+        coalesce(registration_touches.medium, '{{ unattributed }}') as channel,
         false as is_rule_based,
         row_number() over touch_order as position,
         count(*) over touch_order as n,
-        count(*) filter (where t.medium <> '{{ direct }}') over touch_order as non_direct_touches,
-        count(*) filter (where t.medium <> '{{ direct }}') over touches_so_far as non_direct_so_far,
+        count(*) filter (where registration_touches.medium != '{{ direct }}') over touch_order as non_direct_touches,
+        count(*) filter (
+            where registration_touches.medium != '{{ direct }}'
+        ) over touches_so_far as non_direct_so_far,
         {{ touch_weight }} as weight,
         sum({{ touch_weight }}) over touch_order as total_weight
-    from registrations as r
-    left join {{ ref('int_registration_touches') }} as t
-        on t.registration_key = r.registration_key
-       and t.is_in_lookback
+    from registrations
+    left join registration_touches
+        on
+            registrations.registration_key = registration_touches.registration_key
+            and registration_touches.is_in_lookback
     window
         -- one window for all (a single sort): row_number follows the order, count and sum see the whole
         -- registration through the frame
         touch_order as (
-            partition by r.registration_key
-            order by t.time_started, t.medium, t.is_paid
+            partition by registrations.registration_key
+            order by registration_touches.time_started, registration_touches.medium, registration_touches.is_paid
             rows between unbounded preceding and unbounded following
         ),
         -- the same order (and sort), up to the current touch: the last non-direct touch is the one whose
         -- running count of non-direct touches reaches the registration's total
         touches_so_far as (
-            partition by r.registration_key
-            order by t.time_started, t.medium, t.is_paid
+            partition by registrations.registration_key
+            order by registration_touches.time_started, registration_touches.medium, registration_touches.is_paid
             rows between unbounded preceding and current row
         )
 ),
@@ -86,10 +100,10 @@ touches as (
 rule_based as (
     -- the rule-based channel as one more row of the registration, which no multi-touch model counts
     select
-        a.registration_key,
-        a.user_id,
-        a.registration_date,
-        a.channel,
+        rule_based_attribution.registration_key,
+        rule_based_attribution.user_id,
+        rule_based_attribution.registration_date,
+        rule_based_attribution.channel,
         true as is_rule_based,
         null::bigint as position,
         null::bigint as n,
@@ -97,14 +111,14 @@ rule_based as (
         null::bigint as non_direct_so_far,
         null::double precision as weight,
         null::double precision as total_weight
-    from {{ ref('registration_attribution') }} as a
-    join registrations as r on r.registration_key = a.registration_key
+    from rule_based_attribution
+    inner join registrations on rule_based_attribution.registration_key = registrations.registration_key
 )
 
 -- all seven models in one pass: per registration and channel, the sum over its rows (in double precision
--- throughout: numeric sums over millions of rows cost several times more). A sort, then a streaming
+-- throughout: numeric sums over millions of rows cost more). A sort, then a streaming
 -- aggregate (enable_hashagg off), rather than a hash table of millions of groups: the rows come out, and
--- are stored, in the order of the unique index, whose build then takes half the time, and the tests that
+-- are stored, in the order of the unique index, whose build is then cheaper, and the tests that
 -- read a registration's credits together find them side by side.
 select
     registration_key,
@@ -128,8 +142,9 @@ select
         0
     ) as position_based_credit,
     count(*) filter (
-        where (channel <> '{{ direct }}' and non_direct_so_far = non_direct_touches)
-           or (non_direct_touches = 0 and position = n)
+        where
+            (channel != '{{ direct }}' and non_direct_so_far = non_direct_touches)
+            or (non_direct_touches = 0 and position = n)
     )::double precision as last_non_direct_credit,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
 from (

@@ -6,11 +6,15 @@
   count over every registration: each registration has exactly one rule-based credit of 1
   (one_rule_based_row_per_registration), so the sums are whole counts.
 #}
+with daily_attribution as (
+    select * from {{ ref('channel_attribution_daily') }}
+)
+
 select
     channel,
     extract(year from registration_date)::int as year,
     extract(month from registration_date)::int as month,
     sum(registrations)::bigint as registrations
-from {{ ref('channel_attribution_daily') }}
+from daily_attribution
 where model = 'rule_based'
 group by channel, year, month

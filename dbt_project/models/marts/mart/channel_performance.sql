@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ set_work_mem(parallel=is_incremental()) }}",
+        pre_hook="{{ tune_postgres_session(parallel=is_incremental()) }}",
         indexes=[{'columns': ['activity_date']}],
     )
 }}
@@ -17,7 +17,7 @@
   Incremental runs recompute the days that got new sessions or whose registrations were (re)attributed.
   A full build runs in one process, beside attribution_credits on the build's critical path; an
   incremental run is short of work for both cores, and its scan of every session for the changed days
-  goes parallel (0.8 s -> 0.6 s alone).
+  goes parallel.
 #}
 {% if is_incremental() %}
     {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
@@ -39,76 +39,113 @@
 
 with
 
-rules as (
-    select label, nullif(btrim(medium), '') as medium, priority
-    from {{ ref('attribution_rules') }}
+attribution_rules as (
+    select * from {{ ref('attribution_rules') }}
 ),
 
-medium_channel as (
+channels as (
+    select * from {{ ref('dim_channel') }}
+),
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+rule_based_attribution as (
+    select * from {{ ref('registration_attribution') }}
+),
+
+rules as (
+    select
+        label,
+        nullif(btrim(medium), '') as medium,
+        priority
+    from attribution_rules
+),
+
+medium_to_rule_channel as (
     -- each medium to the first rule naming it, others to the first rule without a medium
-    select distinct on (m.channel) m.channel as medium, r.label as channel
-    from {{ ref('dim_channel') }} as m
-    join rules as r on r.medium = m.channel or r.medium is null
-    where m.is_medium
-    order by m.channel, (r.medium is null), r.priority
+    select distinct on (channels.channel)
+        channels.channel as medium,
+        rules.label as channel
+    from channels
+    inner join rules on channels.channel = rules.medium or rules.medium is null
+    where channels.is_medium
+    order by channels.channel asc, (rules.medium is null) asc, rules.priority asc
 ),
 
 session_channels as (
     -- every session with its channel, in (user, day, channel) order: fct_sessions is stored and indexed
     -- by user, so this is an index scan with small sorts per user, and counting the users below is a
-    -- streaming aggregate. (A hash aggregate of the millions of user x day x channel groups took twice as
-    -- long.) The channel comes from a medium -> channel map built once, not from a join, which would lose
-    -- the index order.
+    -- streaming aggregate rather than a hash aggregate of millions of user x day x channel groups. The
+    -- channel comes from a medium -> channel map built once, not from a join, which would lose the index
+    -- order.
     select
-        s.user_id,
-        s.session_date as activity_date,
+        sessions.user_id,
+        sessions.session_date as activity_date,
         coalesce(
-            (select jsonb_object_agg(medium, channel) from medium_channel) ->> s.medium,
-            (select label from rules where medium is null order by priority limit 1)
+            (
+                select jsonb_object_agg(medium_to_rule_channel.medium, medium_to_rule_channel.channel)
+                from medium_to_rule_channel
+            ) ->> sessions.medium,
+            (select rules.label from rules where rules.medium is null order by rules.priority asc limit 1)
         ) as channel
-    from {{ ref('fct_sessions') }} as s
+    from sessions
     {% if is_incremental() %}
-    where s.session_date in ({{ changed_day_list }})
+        where sessions.session_date in ({{ changed_day_list }})
     {% endif %}
-    order by 1, 2, 3
+    order by user_id asc, activity_date asc, channel asc
 ),
 
-user_days as (
-    select activity_date, channel, user_id, count(*) as sessions
+sessions_per_user_day as (
+    select
+        activity_date,
+        channel,
+        user_id,
+        count(*) as sessions
     from session_channels
     group by user_id, activity_date, channel
 ),
 
-sessions as (
-    select activity_date, channel, sum(sessions)::bigint as sessions, count(*) as users
-    from user_days
-    group by 1, 2
+session_totals as (
+    select
+        activity_date,
+        channel,
+        sum(sessions)::bigint as sessions,
+        count(*) as users
+    from sessions_per_user_day
+    group by activity_date, channel
 ),
 
-registrations as (
+registration_totals as (
     select
         registration_date as activity_date,
         channel,
         count(*) as registrations_attributed,
         avg(hours_to_convert) as mean_hours_to_convert,
         percentile_cont(0.5) within group (order by hours_to_convert) as median_hours_to_convert
-    from {{ ref('registration_attribution') }}
+    from rule_based_attribution
     {% if is_incremental() %}
-    where registration_date in ({{ changed_day_list }})
+        where registration_date in ({{ changed_day_list }})
     {% endif %}
-    group by 1, 2
+    group by registration_date, channel
 )
 
 select
-    coalesce(s.activity_date, r.activity_date) as activity_date,
-    coalesce(s.channel, r.channel) as channel,
-    coalesce(s.sessions, 0) as sessions,
-    coalesce(s.users, 0) as users,
-    coalesce(r.registrations_attributed, 0) as registrations_attributed,
-    case when s.users > 0 then coalesce(r.registrations_attributed, 0)::double precision / s.users end
-        as conversion_rate,
-    r.mean_hours_to_convert,
-    r.median_hours_to_convert,
+    coalesce(session_totals.activity_date, registration_totals.activity_date) as activity_date,
+    coalesce(session_totals.channel, registration_totals.channel) as channel,
+    coalesce(session_totals.sessions, 0) as sessions,
+    coalesce(session_totals.users, 0) as users,
+    coalesce(registration_totals.registrations_attributed, 0) as registrations_attributed,
+    case
+        when session_totals.users > 0
+            then coalesce(registration_totals.registrations_attributed, 0)::double precision / session_totals.users
+    end as conversion_rate,
+    registration_totals.mean_hours_to_convert,
+    registration_totals.median_hours_to_convert,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
-from sessions as s
-full join registrations as r on r.activity_date = s.activity_date and r.channel = s.channel
+from session_totals
+full outer join registration_totals
+    on
+        session_totals.activity_date = registration_totals.activity_date
+        and session_totals.channel = registration_totals.channel

@@ -3,13 +3,19 @@
   The var('top_paths_per_month') converting paths with the most registrations in each calendar month of
   registration (UTC); ties in the order of the path's text.
 #}
-with monthly as (
+with
+
+paths as (
+    select * from {{ ref('user_paths') }}
+),
+
+monthly as (
     select
         date_trunc('month', registration_date)::date as month_start,
         array_to_string(steps, ' > ') as path,
         cardinality(steps) as path_length,
         count(*) as registrations
-    from {{ ref('user_paths') }}
+    from paths
     where registration_key is not null and cardinality(steps) > 0
     group by month_start, steps
 ),
@@ -17,7 +23,7 @@ with monthly as (
 ranked as (
     select
         *,
-        row_number() over (partition by month_start order by registrations desc, path) as rank,
+        row_number() over (partition by month_start order by registrations desc, path asc) as rank,
         registrations::double precision / sum(registrations) over (partition by month_start)
             as share_of_month
     from monthly

@@ -1,5 +1,5 @@
 {#- nested loops off: the squarings' row counts are estimated at 1 (their HAVING), and nested loops over
-    thousands of rows each then cost seconds where hash joins take milliseconds -#}
+    thousands of rows each cost far more than hash joins -#}
 {{ config(tags=['attribution'], pre_hook="set local enable_nestloop = off") }}
 {#
   Markov removal effects, from the whole chain (markov_transitions) on every run.
@@ -15,10 +15,19 @@
 {% set squarings = 20 %}
 with
 
+-- read twice: not materialised, as the table itself
+transitions as not materialized (
+    select * from {{ ref('markov_transitions') }}
+),
+
+conversion_paths as (
+    select * from {{ ref('conversion_paths') }}
+),
+
 channels as (
     select distinct from_state as channel
-    from {{ ref('markov_transitions') }}
-    where from_state <> '(start)'
+    from transitions
+    where from_state != '(start)'
 ),
 
 scenarios as (
@@ -29,58 +38,79 @@ scenarios as (
 
 m0 as (
     select
-        s.removed,
-        t.from_state,
-        case when t.to_state = s.removed then '(null)' else t.to_state end as to_state,
-        sum(t.probability) as p
-    from scenarios as s
-    cross join {{ ref('markov_transitions') }} as t
+        scenarios.removed,
+        transitions.from_state,
+        case
+            when transitions.to_state = scenarios.removed then '(null)' else transitions.to_state
+        end as to_state,
+        sum(transitions.probability) as p
+    from scenarios
+    cross join transitions
     group by 1, 2, 3
     union all
-    select s.removed, a.state, a.state, 1.0::double precision
-    from scenarios as s
-    cross join (values ('(conversion)'), ('(null)')) as a (state)
+    select
+        scenarios.removed,
+        absorbing.state as from_state,
+        absorbing.state as to_state,
+        1.0::double precision as p
+    from scenarios
+    cross join (values ('(conversion)'), ('(null)')) as absorbing (state)
 ),
 
 {% for k in range(1, squarings + 1) %}
-m{{ k }} as (
-    select a.removed, a.from_state, b.to_state, sum(a.p * b.p) as p
-    from m{{ k - 1 }} as a
-    join m{{ k - 1 }} as b on b.removed = a.removed and b.from_state = a.to_state
-    {%- if loop.last %}
-    where a.from_state = '(start)' and b.to_state = '(conversion)'
-    {%- endif %}
-    group by 1, 2, 3
-    having sum(a.p * b.p) >= 1e-15
-),
+    m{{ k }} as (
+        -- m(k) = m(k-1) x m(k-1), per scenario
+        select
+            first_step.removed,
+            first_step.from_state,
+            second_step.to_state,
+            sum(first_step.p * second_step.p) as p
+        from m{{ k - 1 }} as first_step
+        inner join m{{ k - 1 }} as second_step
+            on
+                first_step.removed = second_step.removed
+                and first_step.to_state = second_step.from_state
+        {%- if loop.last %}
+            where first_step.from_state = '(start)' and second_step.to_state = '(conversion)'
+        {%- endif %}
+        group by 1, 2, 3
+        having sum(first_step.p * second_step.p) >= 1e-15
+    ),
 {% endfor %}
 
 conversion as (
-    select s.removed, coalesce(m.p, 0) as p
-    from scenarios as s
-    left join m{{ squarings }} as m
-        on m.removed = s.removed and m.from_state = '(start)' and m.to_state = '(conversion)'
+    select
+        scenarios.removed,
+        coalesce(absorbed.p, 0) as p
+    from scenarios
+    left join m{{ squarings }} as absorbed
+        on
+            scenarios.removed = absorbed.removed
+            and absorbed.from_state = '(start)'
+            and absorbed.to_state = '(conversion)'
 ),
 
 effects as (
     select
-        c.channel,
+        channels.channel,
         case when base.p > 0 then 1 - removed.p / base.p else 0 end as removal_effect,
         base.p as conversion_probability
-    from channels as c
-    join conversion as removed on removed.removed = c.channel
-    cross join (select p from conversion where removed = '(none)') as base
+    from channels
+    inner join conversion as removed on channels.channel = removed.removed
+    cross join (select conversion.p from conversion where conversion.removed = '(none)') as base
 ),
 
 converting_paths as (
     select coalesce(sum(converting), 0) as n
-    from {{ ref('conversion_paths') }}
+    from conversion_paths
 )
 
 select
-    e.channel,
-    e.removal_effect,
-    coalesce(n.n * e.removal_effect / nullif(sum(e.removal_effect) over (), 0), 0) as registrations,
-    e.conversion_probability
-from effects as e
-cross join converting_paths as n
+    effects.channel,
+    effects.removal_effect,
+    coalesce(
+        converting_paths.n * effects.removal_effect / nullif(sum(effects.removal_effect) over (), 0), 0
+    ) as registrations,
+    effects.conversion_probability
+from effects
+cross join converting_paths

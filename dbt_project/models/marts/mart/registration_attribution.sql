@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
-        pre_hook="{{ set_work_mem() }}",
+        pre_hook="{{ tune_postgres_session() }}",
         indexes=[
             {'columns': ['registration_key'], 'unique': True},
             {'columns': ['user_id']},
@@ -23,64 +23,84 @@
   var('unattributed_channel').
   One DISTINCT ON pass over (touch x matching rule), no anti-joins.
   Indexes: user_id for the snapshot's lookups of the users it checks. None on registration_date: the
-  incremental channel_performance reads the changed days with a scan of this table (a few tens of
-  milliseconds), which costs less than building the index in every full build.
+  incremental channel_performance reads the changed days with a scan of this table, which costs less than
+  building the index in every full build.
 #}
-{#-
-  The per-load audits are no input, but the facts' critical tests (reconciliation with raw, not null,
-  relationships) read them; in a build a test holds back only the models downstream of all the tables it
-  reads, so the attribution (and all built from it) depends on the audits to stop when those tests fail.
-  Here rather than on the touches view: dbt then queues this model with the dimensions, ahead of their
-  tests, instead of behind them.
--#}
+-- the facts' critical tests read the audits: built only once they pass (here rather than on the touches
+-- view, so that dbt queues this model with the dimensions, ahead of their tests)
 -- depends_on: {{ ref('audit_session_loads') }}
 -- depends_on: {{ ref('audit_registration_loads') }}
 with
 
+attribution_rules as (
+    select * from {{ ref('attribution_rules') }}
+),
+
+registration_touches as (
+    select * from {{ ref('int_registration_touches') }}
+),
+
 registrations as not materialized (
     -- read twice, yet inlined: a materialised CTE is scanned by the leader process alone, and everything
-    -- joined to it then runs serially (full build: 5.1 s, inlined and parallel: 3.3 s)
+    -- joined to it then runs serially
     {{ registrations_in_scope(ref('fct_registrations'), ref('fct_sessions')) }}
 ),
 
 rules as (
-    select priority, label, nullif(btrim(medium), '') as medium, window_hours
-    from {{ ref('attribution_rules') }}
+    select
+        priority,
+        label,
+        nullif(btrim(medium), '') as medium,
+        window_hours
+    from attribution_rules
 ),
 
 touches as (
-    select t.registration_key, t.registration_time, t.time_started, t.medium, t.is_paid
-    from {{ ref('int_registration_touches') }} as t
-    {#- A full build takes every registration's touches. There the filter, a join with all registrations,
-        only cost time, and with the unique index on fct_registrations.registration_key Postgres made it
-        an inner join ahead of the sessions (this model: 8 s -> 13 s). #}
+    select
+        registration_key,
+        registration_time,
+        time_started,
+        medium,
+        is_paid
+    from registration_touches
+    {#- A full build takes every registration's touches: there the filter, a join with all registrations,
+        only costs time, and Postgres made it an inner join ahead of the sessions. #}
     {%- if is_incremental() %}
-    where t.registration_key in (select registration_key from registrations)
+        where registration_key in (select registrations.registration_key from registrations)
     {%- endif %}
 ),
 
 winning_touch as (
-    select distinct on (t.registration_key)
-        t.registration_key,
-        ru.label as channel,
-        t.time_started,
-        t.medium
-    from touches as t
-    join rules as ru
-        on (ru.medium is null or ru.medium = t.medium)
-       and (ru.window_hours is null or t.time_started >= t.registration_time - {{ hours('ru.window_hours') }})
-    order by t.registration_key, ru.priority, t.time_started desc, t.medium desc, t.is_paid desc
+    select distinct on (touches.registration_key)
+        touches.registration_key,
+        rules.label as channel,
+        touches.time_started,
+        touches.medium
+    from touches
+    inner join rules
+        on
+            (rules.medium is null or touches.medium = rules.medium)
+            and (
+                rules.window_hours is null
+                or touches.time_started >= touches.registration_time - {{ hours('rules.window_hours') }}
+            )
+    order by
+        touches.registration_key asc,
+        rules.priority asc,
+        touches.time_started desc,
+        touches.medium desc,
+        touches.is_paid desc
 )
 
 select
-    r.registration_key,
-    r.user_id,
-    r.registration_time,
-    r.registration_date,
-    coalesce(w.channel, '{{ var("unattributed_channel") }}') as channel,
-    w.time_started as attributed_touch_time,
-    w.medium as attributed_touch_medium,
-    {{ hours_between('r.registration_time', 'w.time_started') }} as hours_to_convert,
+    registrations.registration_key,
+    registrations.user_id,
+    registrations.registration_time,
+    registrations.registration_date,
+    coalesce(winning_touch.channel, '{{ var("unattributed_channel") }}') as channel,
+    winning_touch.time_started as attributed_touch_time,
+    winning_touch.medium as attributed_touch_medium,
+    {{ hours_between('registrations.registration_time', 'winning_touch.time_started') }} as hours_to_convert,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
-from registrations as r
-left join winning_touch as w on w.registration_key = r.registration_key
+from registrations
+left join winning_touch on registrations.registration_key = winning_touch.registration_key

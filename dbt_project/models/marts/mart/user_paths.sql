@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
-        pre_hook="{{ set_work_mem(parallel=false) }}",
+        pre_hook="{{ tune_postgres_session(parallel=false) }}",
         indexes=[
             {'columns': ['user_id']},
             {'columns': ['_sessions_load_id', '_registrations_load_id']},
@@ -22,6 +22,7 @@
   recomputes every path of the users with a new session or registration (delete+insert on user_id), which
   also drops the non-converting path of a user who has registered since. Every such user has a row.
 #}
+-- the facts' critical tests read the audits: built only once they pass
 -- depends_on: {{ ref('audit_session_loads') }}
 -- depends_on: {{ ref('audit_registration_loads') }}
 {% set touch_order = 'time_started, medium, is_paid' %}
@@ -36,30 +37,48 @@
 
 with
 
+-- read more than once: not materialised, so that each read is planned on the table itself
+fct_registrations as not materialized (
+    select * from {{ ref('fct_registrations') }}
+),
+
+sessions as (
+    select * from {{ ref('fct_sessions') }}
+),
+
+registration_touches as (
+    select * from {{ ref('int_registration_touches') }}
+),
+
 registrations as (
-    select registration_key, user_id, registration_time, registration_date
-    from {{ ref('fct_registrations') }}
+    select
+        registration_key,
+        user_id,
+        registration_time,
+        registration_date
+    from fct_registrations
     {%- if is_incremental() %}
-    where user_id in ({{ users_in_scope }})
+        where user_id in ({{ users_in_scope }})
     {%- endif %}
 ),
 
 converting_touches as (
     -- a touch starts a step unless the touch before it in the path has the same channel
     select
-        t.user_id,
-        t.registration_key,
-        t.time_started,
-        t.medium,
-        t.is_paid,
-        t.medium is distinct from lag(t.medium) over (
-            partition by t.registration_key order by {{ touch_order }}
+        user_id,
+        registration_key,
+        time_started,
+        medium,
+        is_paid,
+        medium is distinct from lag(medium) over (
+            partition by registration_key order by {{ touch_order }}
         ) as starts_step
-    from {{ ref('int_registration_touches') }} as t
-    where t.is_in_lookback
-    {%- if is_incremental() %}
-      and t.user_id in ({{ users_in_scope }})
-    {%- endif %}
+    from registration_touches
+    where
+        is_in_lookback
+        {%- if is_incremental() %}
+            and user_id in ({{ users_in_scope }})
+        {%- endif %}
 ),
 
 converting as (
@@ -76,17 +95,21 @@ non_converting_touches as (
     -- apart from the registrations' touches: read in the order of fct_sessions' unique index (user_id,
     -- time_started, medium, is_paid), the window and the aggregate below need no sort
     select
-        s.user_id,
-        s.time_started,
-        s.medium,
-        s.is_paid,
-        s.medium is distinct from lag(s.medium) over (partition by s.user_id order by {{ touch_order }})
+        user_id,
+        time_started,
+        medium,
+        is_paid,
+        medium is distinct from lag(medium) over (partition by user_id order by {{ touch_order }})
             as starts_step
-    from {{ ref('fct_sessions') }} as s
-    where not exists (select from {{ ref('fct_registrations') }} as r where r.user_id = s.user_id)
-    {%- if is_incremental() %}
-      and s.user_id in ({{ users_in_scope }})
-    {%- endif %}
+    from sessions
+    where
+        not exists (
+            select from fct_registrations
+            where sessions.user_id = fct_registrations.user_id
+        )
+        {%- if is_incremental() %}
+            and user_id in ({{ users_in_scope }})
+        {%- endif %}
 ),
 
 non_converting as (
@@ -99,22 +122,22 @@ non_converting as (
 )
 
 select
-    r.user_id,
-    r.registration_key,
-    r.registration_date,
-    coalesce(c.steps, '{}'::text[]) as steps,
-    coalesce(c.touches, 0)::integer as touches,
-    {{ hours_between('r.registration_time', 'c.first_touch_at') }} / 24.0 as days_to_convert,
+    registrations.user_id,
+    registrations.registration_key,
+    registrations.registration_date,
+    coalesce(converting.steps, '{}'::text[]) as steps,
+    coalesce(converting.touches, 0)::integer as touches,
+    {{ hours_between('registrations.registration_time', 'converting.first_touch_at') }} / 24.0 as days_to_convert,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
-from registrations as r
-left join converting as c on c.registration_key = r.registration_key
+from registrations
+left join converting on registrations.registration_key = converting.registration_key
 union all
 select
     user_id,
-    null::uuid,
-    null::date,
+    null::uuid as registration_key,
+    null::date as registration_date,
     steps,
-    touches::integer,
-    null::double precision,
+    touches::integer as touches,
+    null::double precision as days_to_convert,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
 from non_converting

@@ -13,17 +13,18 @@
   audit_session_loads' incremental runs; the conversions feed is small enough to audit it so in full
   builds too.
 #}
+{#- relations, not CTEs: the probes below must read the fact's indexes -#}
+{% set raw_conversions = source('raw', 'conversions') %}
+{% set fct_registrations = ref('fct_registrations') %}
 {% set audited = max_value(this, '_load_id') if is_incremental() else 0 %}
 {% set taken = last_load_taken(ref('audit_load_batches'), 'registrations_load_id') %}
 
-with
-
-{{ later_copies_from_fact(
-    source('raw', 'conversions'),
-    ref('fct_registrations'),
+{% set later_copies = later_copies_from_fact(
+    raw_conversions,
+    fct_registrations,
     audited,
     taken,
-    {'user_id': 'r.user_id', 'registration_time': 'r.registration_time'},
-) }}
+    {'user_id': 'raw_row.user_id', 'registration_time': 'raw_row.registration_time'},
+) %}
 
-{{ load_audit_summary(source('raw', 'conversions'), ref('fct_registrations'), 'staged_registrations', audited, taken) }}
+{{ load_audit_summary(raw_conversions, fct_registrations, later_copies, 'staged_registrations', audited, taken) }}

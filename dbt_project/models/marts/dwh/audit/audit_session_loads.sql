@@ -4,7 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ set_work_mem('hash_work_mem', index_setting='heavy_work_mem') }}",
+        pre_hook="{{ tune_postgres_session('hash_work_mem', index_work_mem='heavy_work_mem') }}",
     )
 }}
 {#
@@ -19,46 +19,56 @@
   way the reconciliation raw rows = stored + later copies fails on a session lost, doubled, or kept from
   the wrong line. Loads up to the last one the build takes in (audit_load_batches), as for fct_sessions.
 #}
+{#- relations, not CTEs: the probes below must read the fact's indexes -#}
+{% set raw_sessions = source('raw', 'sessions') %}
+{% set fct_sessions = ref('fct_sessions') %}
 {% set audited = max_value(this, '_load_id') if is_incremental() else 0 %}
 {% set taken = last_load_taken(ref('audit_load_batches'), 'sessions_load_id') %}
 
-with
-
 {% if is_incremental() %}
-{{ later_copies_from_fact(
-    source('raw', 'sessions'),
-    ref('fct_sessions'),
-    audited,
-    taken,
-    {
-        'user_id': 'r.user_id',
-        'time_started': 'r.time_started',
-        'medium': normalise_medium('r.medium'),
-        'is_paid': 'r.is_paid',
-    },
-) }}
+    {% set later_copies = later_copies_from_fact(
+        raw_sessions,
+        fct_sessions,
+        audited,
+        taken,
+        {
+            'user_id': 'raw_row.user_id',
+            'time_started': 'raw_row.time_started',
+            'medium': normalise_medium('raw_row.medium'),
+            'is_paid': 'raw_row.is_paid',
+        },
+    ) %}
 {% else %}
-{% set delivered -%}
-    (
-        select user_id, time_started, is_paid, {{ normalise_medium('medium') }} as medium, _load_id, _line_number
-        from {{ source('raw', 'sessions') }}
-        where _load_id <= {{ taken }}
-    )
-{%- endset %}
-later_copies as (
-    -- the raw rows are read twice rather than through one shared CTE: a CTE read twice is materialised
-    -- and scanned by one process, the raw partitions are scanned in parallel
-    select d._load_id, d._line_number
-    from {{ delivered }} as d
+    {% set delivered_sessions %}
+        (
+            select
+                user_id,
+                time_started,
+                is_paid,
+                {{ normalise_medium('medium') }} as medium,
+                _load_id,
+                _line_number
+            from {{ raw_sessions }}
+            where _load_id <= {{ taken }}
+        )
+    {% endset %}
+    {#- the raw rows are read twice rather than through one shared CTE: a CTE read twice is materialised and
+        scanned by one process, the raw partitions are scanned in parallel -#}
+    {% set later_copies %}
+    select
+        delivered._load_id,
+        delivered._line_number
+    from {{ delivered_sessions }} as delivered
     where exists (
         select 1
-        from {{ delivered }} as earlier
-        where earlier.user_id = d.user_id
-          and earlier.time_started = d.time_started
-          and (earlier.is_paid, earlier.medium) is not distinct from (d.is_paid, d.medium)
-          and (earlier._load_id, earlier._line_number) < (d._load_id, d._line_number)
+        from {{ delivered_sessions }} as earlier
+        where
+            delivered.user_id = earlier.user_id
+            and delivered.time_started = earlier.time_started
+            and (delivered.is_paid, delivered.medium) is not distinct from (earlier.is_paid, earlier.medium)
+            and (earlier._load_id, earlier._line_number) < (delivered._load_id, delivered._line_number)
     )
-),
+    {% endset %}
 {% endif %}
 
-{{ load_audit_summary(source('raw', 'sessions'), ref('fct_sessions'), 'staged_sessions', audited, taken) }}
+{{ load_audit_summary(raw_sessions, fct_sessions, later_copies, 'staged_sessions', audited, taken) }}

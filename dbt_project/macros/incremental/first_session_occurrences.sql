@@ -1,11 +1,12 @@
 {#
-  The first occurrence of each distinct session among the delivered session rows that `where` selects, in
+  The first occurrence of each distinct session among the delivered session rows (`delivered_sessions`,
+  stg_sessions_delivered) that `where` selects, in
   key order: exact duplicates -- the same user, start time, medium and paid flag (medium trimmed and
   upper-cased) -- collapse into the row of the lowest load, then line. One sort and one pass (DISTINCT ON),
   no self-join. fct_sessions' full build takes this over every load, its incremental runs over the new
   loads.
 #}
-{% macro first_session_occurrences(where=none) -%}
+{% macro first_session_occurrences(delivered_sessions, where=none) -%}
 select distinct on (user_id, time_started, medium, is_paid)
     user_id,
     time_started,
@@ -16,7 +17,7 @@ select distinct on (user_id, time_started, medium, is_paid)
     _source_file,
     _line_number,
     _loaded_at
-from {{ ref('stg_sessions_delivered') }}
+from {{ delivered_sessions }}
 {%- if where %}
 where {{ where }}
 {%- endif %}
