@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt -e .
 	@# Elementary's dbt packages (dbt deps, short timeout); without the package hub it says why, once.
-	$(BIN)/python -m growth_analytics.edr deps
+	$(BIN)/python -m growth_analytics.transform.elementary deps
 	touch $@
 
 lint: install  ## ruff

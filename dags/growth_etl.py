@@ -1,5 +1,5 @@
-"""growth_etl: the daily ELT of growth_analytics on Airflow (the DAG is built in growth_analytics.dag)."""
+"""growth_etl, the daily ELT on Airflow: the graph is built by growth_analytics.orchestration.dag_factory."""
 
-from growth_analytics.dag import build_growth_etl
+from growth_analytics.orchestration.dag_factory import build_growth_etl
 
 dag = build_growth_etl()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from growth_analytics.db import EmbeddedPostgres
 from growth_analytics.settings import WAREHOUSE_URL_ENV
+from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 _db_counter = itertools.count(1)

@@ -231,7 +231,7 @@ def table_contents(url: str, table: str) -> list[tuple[Any, ...]]:
 
 def run_dbt_in(target_dir: Path, *args: str, check: bool = True):
     """`dbt ARGS` against GROWTH_WAREHOUSE_URL, with its own target folder (tests may run side by side)."""
-    from growth_analytics.dbt import run_dbt
+    from growth_analytics.transform.dbt import run_dbt
 
     return run_dbt([*args, "--target-path", str(target_dir)], check=check, capture=True)
 

@@ -28,9 +28,9 @@ from dbt_cases import MART_TABLES, duplicate_a_registration
 from pytest_httpserver import HTTPServer
 
 from growth_analytics import pipeline
-from growth_analytics.alerts import SLACK_WEBHOOK_ENV
-from growth_analytics.db import EmbeddedPostgres
 from growth_analytics.generate import generate, generate_day
+from growth_analytics.orchestration.alerts import SLACK_WEBHOOK_ENV
+from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from growth_analytics import alerts, dbt
+from growth_analytics.orchestration import alerts
+from growth_analytics.transform import dbt
 
 WEBHOOK_PATH = "/services/T000/B000/XXXX"
 
@@ -72,8 +73,8 @@ def test_run_status_carries_the_notifier(tmp_path: Path) -> None:
         closed = sock.getsockname()[1]
     dbt.ensure_manifest(f"postgresql://growth:unused@127.0.0.1:{closed}/growth")
     script = (
-        "from growth_analytics.dag import build_growth_etl\n"
-        "from growth_analytics.alerts import FailedRunNotifier\n"
+        "from growth_analytics.orchestration.dag_factory import build_growth_etl\n"
+        "from growth_analytics.orchestration.alerts import FailedRunNotifier\n"
         "dag = build_growth_etl()\n"
         "for t in dag.tasks:\n"
         "    callbacks = t.on_failure_callback or []\n"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from growth_analytics.settings import WarehouseParams
+from growth_analytics.warehouse.url import WarehouseParams
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = PROJECT_DIR / "docker-compose.yml"
@@ -176,7 +176,7 @@ def test_every_published_port_is_on_loopback(compose: dict[str, Any]) -> None:
 
 
 def test_airflow_settings_come_from_the_file_growth_stack_reads(compose: dict[str, Any]) -> None:
-    from growth_analytics import airflow_env
+    from growth_analytics.orchestration import airflow_env
 
     env_file = compose["x-airflow-common"]["env_file"]
     assert PROJECT_DIR / env_file == PROJECT_DIR / airflow_env.SHARED_SETTINGS_FILE

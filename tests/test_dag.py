@@ -18,8 +18,11 @@ from typing import Any
 
 import pytest
 
-from growth_analytics import airflow_env, dag, dbt
-from growth_analytics.settings import WarehouseParams
+from growth_analytics.orchestration import airflow_env
+from growth_analytics.orchestration.layers import LAYERS
+from growth_analytics.orchestration.tasks import feed_files, landing_files
+from growth_analytics.transform import dbt
+from growth_analytics.warehouse.url import WarehouseParams
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 DAG_FILE = PROJECT_DIR / "dags" / "growth_etl.py"
@@ -43,6 +46,19 @@ sqlite3.connect = _deny("sqlite")
 import psycopg, psycopg2
 psycopg.connect = _deny("psycopg")
 psycopg2.connect = _deny("psycopg2")
+
+# The Airflow image has no pgserver: the DAG must need neither it nor the embedded server module.
+import importlib.abc
+blocked = []
+
+class _BlockEmbedded(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "pgserver" or name == "growth_analytics.warehouse.embedded":
+            blocked.append(name)
+            raise ImportError(f"{name} is not installed in the Airflow image")
+        return None
+
+sys.meta_path.insert(0, _BlockEmbedded())
 
 import airflow.sdk  # Airflow itself is loaded in a DAG processor before any DAG file
 from airflow.dag_processing.dagbag import DagBag
@@ -76,6 +92,7 @@ info = {
     "import_errors": {str(k): v for k, v in bag.import_errors.items()},
     "warnings": {str(k): list(v) for k, v in bag.captured_warnings.items()},
     "attempts": attempts,
+    "blocked_imports": blocked,
     "seconds": seconds,
     "tasks": tasks,
 }
@@ -133,9 +150,26 @@ def test_dag_imports_without_errors_warnings_or_database(parsed: dict[str, Any])
     assert parsed["import_errors"] == {}
     assert parsed["warnings"] == {}
     assert parsed["attempts"] == [], "parsing the DAG file tried to reach a database"
+    assert parsed["blocked_imports"] == [], "parsing the DAG file imported the embedded server"
     assert parsed["dag_ids"] == ["growth_etl"]
     assert parsed["dag"] == {"schedule": "@daily", "catchup": False, "max_active_runs": 1}
     print(f"growth_etl parsed in {parsed['seconds']:.2f} s (Airflow already imported)")
+
+
+def test_orchestration_modules_import_without_the_embedded_server() -> None:
+    """The Airflow image has no pgserver: no orchestration module imports it or the embedded server."""
+    modules = ["airflow_env", "alerts", "dag_factory", "layers", "profile", "stack", "tasks"]
+    code = (
+        "import sys\n"
+        + "\n".join(f"import growth_analytics.orchestration.{m}" for m in modules)
+        + "\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'pgserver'"
+        " or m == 'growth_analytics.warehouse.embedded'))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
 def _ancestors(tasks: dict[str, Any], task_id: str) -> set[str]:
@@ -159,7 +193,7 @@ def test_flow_is_schemas_loads_layers_checks_report_docs(parsed: dict[str, Any])
     assert "load_sessions" not in _ancestors(tasks, "load_conversions")
     assert "load_conversions" not in _ancestors(tasks, "load_sessions")
 
-    groups = [f"dbt_{layer.name}" for layer in dag.LAYERS]
+    groups = [f"dbt_{layer.name}" for layer in LAYERS]
     members = {group: [t for t in tasks if t.startswith(group + ".")] for group in groups}
     assert all(members.values()), members
     for group in groups:
@@ -266,16 +300,16 @@ def test_landing_files_are_told_by_their_header_and_the_rest_is_reported(
         (tmp_path / name).write_text(text)
     (tmp_path / "sessions_dir.csv").mkdir()
     monkeypatch.setenv("GROWTH_LANDING_DIR", str(tmp_path))
-    assert [p.name for p in dag.feed_files("sessions")] == [
+    assert [p.name for p in feed_files("sessions")] == [
         "Sessions_x.CSV",
         "sessions_2020-06-01.csv",
         "sessions_2020-06-02.csv.gz",
     ]
-    assert [p.name for p in dag.feed_files("conversions")] == [
+    assert [p.name for p in feed_files("conversions")] == [
         "conversions_2020-06-01.csv",
         "registrations_2020-06-01.csv",
     ]
-    _, not_taken = dag.landing_files()
+    _, not_taken = landing_files()
     assert [(r.status, r.message) for r in not_taken] == [
         ("ignored", "README.md: not a .csv or .csv.gz file"),
         ("ignored", "sessions_dir.csv: a folder (folders are not searched)"),
@@ -286,7 +320,7 @@ def test_landing_files_are_told_by_their_header_and_the_rest_is_reported(
             " missing columns is_paid, medium",
         ),
     ]
-    assert dag.feed_files("sessions", tmp_path / "missing") == []
+    assert feed_files("sessions", tmp_path / "missing") == []
 
 
 def test_airflow_env_builds_the_connection_from_the_warehouse_url(tmp_path: Path) -> None:

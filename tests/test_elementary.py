@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from growth_analytics import dbt, edr
+from growth_analytics.transform import dbt, elementary
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ def test_edr_config_keeps_the_users_settings_and_adds_no_deps(tmp_path: Path) ->
         "anonymous_usage_tracking: true\nslack:\n  notification_webhook: https://example.invalid/x\n"
     )
 
-    config = yaml.safe_load((edr.config_dir(user) / "config.yml").read_text())
+    config = yaml.safe_load((elementary.config_dir(user) / "config.yml").read_text())
 
     assert config["anonymous_usage_tracking"] is True  # the user's choice stands
     assert config["slack"] == {"notification_webhook": "https://example.invalid/x"}
@@ -30,7 +30,7 @@ def test_edr_config_keeps_the_users_settings_and_adds_no_deps(tmp_path: Path) ->
 
 
 def test_edr_config_without_a_user_config(tmp_path: Path) -> None:
-    config = yaml.safe_load((edr.config_dir(tmp_path / "none.yml") / "config.yml").read_text())
+    config = yaml.safe_load((elementary.config_dir(tmp_path / "none.yml") / "config.yml").read_text())
     assert config == {"anonymous_usage_tracking": False, "run_dbt_deps_if_needed": False}
 
 
@@ -38,11 +38,11 @@ def test_a_user_config_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
     user = tmp_path / "config.yml"
     user.write_text("- a list\n")
     with pytest.raises(ValueError, match=f"{user}: edr's config must be a mapping"):
-        edr.config_dir(user)
+        elementary.config_dir(user)
 
 
 def test_edr_commands_use_growth_etls_config_and_their_own_target(tmp_path: Path) -> None:
-    command = edr.edr_command("report", "--file-path", "x.html")
+    command = elementary.edr_command("report", "--file-path", "x.html")
     assert command[1] == "report" and command[-2:] == ["--file-path", "x.html"]
     config = Path(command[command.index("--config-dir") + 1])
     assert yaml.safe_load((config / "config.yml").read_text())["run_dbt_deps_if_needed"] is False
@@ -51,7 +51,7 @@ def test_edr_commands_use_growth_etls_config_and_their_own_target(tmp_path: Path
 
 @pytest.mark.skipif(dbt.elementary_installed(), reason="Elementary's dbt package is installed here")
 def test_deps_gives_up_after_its_timeout_and_says_why() -> None:
-    reason = edr.install_packages(timeout=0.01)
+    reason = elementary.install_packages(timeout=0.01)
     assert reason is not None and "dbt deps" in reason and "dbt_project/" in reason
     assert not dbt.elementary_installed()
 
@@ -60,20 +60,20 @@ def test_deps_gives_up_after_its_timeout_and_says_why() -> None:
 def test_without_the_package_the_install_goes_on_and_says_why_once(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(edr, "DEPS_TIMEOUT_SECONDS", 0.01)  # as if the hub never answered
-    assert edr.main(["deps"]) == 0
+    monkeypatch.setattr(elementary, "DEPS_TIMEOUT_SECONDS", 0.01)  # as if the hub never answered
+    assert elementary.main(["deps"]) == 0
     err = capsys.readouterr().err
     assert err.count("Elementary is off:") == 1 and "took over" in err, err
-    assert edr.off_reason() is not None and edr.off_reason().startswith("Elementary is off:")
+    assert elementary.off_reason() is not None and elementary.off_reason().startswith("Elementary is off:")
 
 
 def test_make_install_installs_elementarys_packages() -> None:
     recipe = (PROJECT_DIR / "Makefile").read_text().split("$(VENV)/.installed:", 1)[1].split("\n\n", 1)[0]
-    assert "-m growth_analytics.edr deps" in recipe
+    assert "-m growth_analytics.transform.elementary deps" in recipe
 
 
 def test_airflow_run_reaches_elementarys_job_variables() -> None:
-    env = edr.job_env(
+    env = elementary.job_env(
         "growth_etl",
         "manual__2026-01-01",
         "http://ui:8080/dags/growth_etl/runs/manual__2026-01-01",

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from dbt_cases import query, run_dbt_in, write_csv
 
-from growth_analytics import dbt
 from growth_analytics.load import load_files
+from growth_analytics.transform import dbt
 
 pytestmark = [
     pytest.mark.slow,

@@ -21,8 +21,8 @@ import psycopg
 import pytest
 from dbt_cases import DWH_TABLES, MART_TABLES, query, run_dbt_in, run_results, table_contents
 
-from growth_analytics.dbt import active_project_dir, dbt_env, dbt_executable
 from growth_analytics.load import load_files
+from growth_analytics.transform.dbt import active_project_dir, dbt_env, dbt_executable
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SAMPLE = sorted((PROJECT_DIR / "data").glob("*.csv"))

@@ -19,9 +19,17 @@ import numpy as np
 import psycopg
 import pytest
 
-from growth_analytics import load, schema
+from growth_analytics import load
 from growth_analytics.cli import main as growth_main
-from growth_analytics.db import connect
+from growth_analytics.feeds import FEEDS, MAX_TEXT_CHARS, contract_checks
+from growth_analytics.load import limits
+from growth_analytics.load.chunk_parser import parse_chunk
+from growth_analytics.load.copy_writer import RowLayout
+from growth_analytics.load.header import Header, parse_header
+from growth_analytics.load.line_parser import parse_line
+from growth_analytics.load.reader import file_sha256
+from growth_analytics.warehouse.connect import connect
+from growth_analytics.warehouse.raw_schema import ensure_raw_schema
 
 SESSIONS_HEADER = "user_id,time_started,is_paid,medium\n"
 ALPHANUMERIC = string.ascii_letters + string.digits
@@ -137,7 +145,7 @@ def test_folder_header_only_and_last_line_without_break(warehouse_url: str, tmp_
 
 # Where the content hash is computed: before the load (small files) or beside it (large files).
 HASHED = pytest.mark.parametrize(
-    "hash_beside_load_from", [load.HASH_BESIDE_LOAD_BYTES, 0], ids=["first", "beside"]
+    "hash_beside_load_from", [limits.HASH_BESIDE_LOAD_BYTES, 0], ids=["first", "beside"]
 )
 
 
@@ -145,7 +153,7 @@ HASHED = pytest.mark.parametrize(
 def test_reload_is_a_noop_and_new_files_append(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_beside_load_from: int
 ) -> None:
-    monkeypatch.setattr(load, "HASH_BESIDE_LOAD_BYTES", hash_beside_load_from)
+    monkeypatch.setattr(limits, "HASH_BESIDE_LOAD_BYTES", hash_beside_load_from)
     first = write(tmp_path / "s1.csv", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
     [loaded] = load.load_files([first])
     before = ledger(warehouse_url)
@@ -170,10 +178,10 @@ def test_reload_is_a_noop_and_new_files_append(
 
 def test_concurrent_load_of_the_same_bytes_waits_and_steps_aside(warehouse_url: str, tmp_path: Path) -> None:
     path = write(tmp_path / "s.csv", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
-    sha, size = load.file_sha256(path), path.stat().st_size
+    sha, size = file_sha256(path), path.stat().st_size
     results: list[load.FileResult] = []
     with connect(warehouse_url) as other:
-        load.ensure_raw_schema(other)
+        ensure_raw_schema(other)
         # Another loader's transaction holds the ledger row for these bytes, not yet committed.
         [(other_id,)] = other.execute(
             "insert into raw.load_ledger (feed, source_file, content_sha256, file_bytes, rows_read,"
@@ -195,7 +203,7 @@ def test_concurrent_load_of_the_same_bytes_waits_and_steps_aside(warehouse_url: 
 def test_parallel_loads_load_each_file_once(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_beside_load_from: int
 ) -> None:
-    monkeypatch.setattr(load, "HASH_BESIDE_LOAD_BYTES", hash_beside_load_from)
+    monkeypatch.setattr(limits, "HASH_BESIDE_LOAD_BYTES", hash_beside_load_from)
     sessions = big_sessions_file(tmp_path / "sessions.csv", 30_000)
     copy = write(tmp_path / "sessions_copy.csv", sessions.read_bytes())
     conversions = write(tmp_path / "conversions.csv", "user_id,registration_time\n5,2020-06-01 10:00:00\n")
@@ -416,8 +424,8 @@ def test_cli_json(warehouse_url: str, tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_chunk_parser_agrees_with_the_line_parser() -> None:
-    header = load.parse_header(b"medium,is_paid,user_id,time_started")
-    layout = load.RowLayout.of(header.feed)
+    header = parse_header(b"medium,is_paid,user_id,time_started")
+    layout = RowLayout.of(header.feed)
     lines = [
         b"A,t,0,2020-06-01 10:00:00",
         b"B,FALSE,9223372036854775807,2000-01-01T00:00:00Z",
@@ -473,12 +481,12 @@ def test_chunk_parser_agrees_with_the_line_parser() -> None:
         b'"V",f,1',
         b'"V",f,1,2020-06-01 12:00:00,x',
         # the bounds of the contract: text length and the timestamp range
-        b"W" * load.MAX_TEXT_CHARS + b",f,1,2020-06-01 12:00:00",
-        b"W" * (load.MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00",
-        b'"' + b"W" * load.MAX_TEXT_CHARS + b'",f,1,2020-06-01 12:00:00',
-        b'"' + b"W" * (load.MAX_TEXT_CHARS + 1) + b'",f,1,2020-06-01 12:00:00',
-        "\U0001f600".encode() * load.MAX_TEXT_CHARS + b",f,1,2020-06-01 12:00:00",
-        "\U0001f600".encode() * (load.MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00",
+        b"W" * MAX_TEXT_CHARS + b",f,1,2020-06-01 12:00:00",
+        b"W" * (MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00",
+        b'"' + b"W" * MAX_TEXT_CHARS + b'",f,1,2020-06-01 12:00:00',
+        b'"' + b"W" * (MAX_TEXT_CHARS + 1) + b'",f,1,2020-06-01 12:00:00',
+        "\U0001f600".encode() * MAX_TEXT_CHARS + b",f,1,2020-06-01 12:00:00",
+        "\U0001f600".encode() * (MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00",
         b"X,f,1,1990-01-01 00:00:00",
         b"X,f,1,1989-12-31 23:59:59.999999",
         b"X,f,1,1990-01-01T00:30:00+01:00",
@@ -489,11 +497,11 @@ def test_chunk_parser_agrees_with_the_line_parser() -> None:
         b"X,f,1,2099-12-31 23:30:00-01:00",
         b"X,f,1,9999-12-31 23:59:59",
     ]
-    result = load.parse_chunk(b"\n".join(lines) + b"\n", 2, header, layout)
+    result = parse_chunk(b"\n".join(lines) + b"\n", 2, header, layout)
     expected_rows, expected_rejects = [], []
     for i, line in enumerate(lines):
         try:
-            expected_rows.append(layout.pack_row(load.parse_line(line, header), i + 2))
+            expected_rows.append(layout.pack_row(parse_line(line, header), i + 2))
         except load.RowError as exc:
             expected_rejects.append((i + 2, line, str(exc)))
     got_rows = _split_binary_rows(b"".join(result.rows), layout)
@@ -505,16 +513,16 @@ def test_chunk_parser_agrees_with_the_line_parser() -> None:
     assert reasons[b"N ,yes,1,0001-01-01 00:00:00"] == (
         "time_started '0001-01-01 00:00:00' outside the accepted range [1990-01-01, 2100-01-01) UTC"
     )
-    assert reasons[b"W" * (load.MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00"] == (
-        f"medium longer than {load.MAX_TEXT_CHARS} characters ({load.MAX_TEXT_CHARS + 1})"
+    assert reasons[b"W" * (MAX_TEXT_CHARS + 1) + b",f,1,2020-06-01 12:00:00"] == (
+        f"medium longer than {MAX_TEXT_CHARS} characters ({MAX_TEXT_CHARS + 1})"
     )
 
 
-def _reasons(lines: list[bytes], header: load.Header) -> list[str | None]:
+def _reasons(lines: list[bytes], header: Header) -> list[str | None]:
     reasons: list[str | None] = []
     for line in lines:
         try:
-            load.parse_line(line, header)
+            parse_line(line, header)
             reasons.append(None)
         except load.RowError as exc:
             reasons.append(str(exc))
@@ -522,7 +530,7 @@ def _reasons(lines: list[bytes], header: load.Header) -> list[str | None]:
 
 
 def test_chunk_parser_takes_the_common_shapes_itself() -> None:
-    header = load.parse_header(b"user_id,time_started,is_paid,medium")
+    header = parse_header(b"user_id,time_started,is_paid,medium")
     lines = [
         b"3070511821624700256,2020-06-26 19:33:21,true,PAID SOCIAL",
         b"1,2020-02-29T00:00:00,F,A",
@@ -531,14 +539,14 @@ def test_chunk_parser_takes_the_common_shapes_itself() -> None:
         b'7,2020-06-01 12:00:00.250,false,"Organic Search"',
         b'8,2020-06-01T12:00:00.647831,no,"Paid Social"\r',
         b"9,2020-06-01T12:00:00.019Z,1,EMAIL",
-        b"10,1990-01-01 00:00:00,t," + b"M" * load.MAX_TEXT_CHARS,
+        b"10,1990-01-01 00:00:00,t," + b"M" * MAX_TEXT_CHARS,
         b"11,2099-12-31 23:59:59.999999,f,DIRECT",
     ]
-    result = load.parse_chunk(b"\n".join(lines) + b"\n", 2, header, load.RowLayout.of(header.feed))
+    result = parse_chunk(b"\n".join(lines) + b"\n", 2, header, RowLayout.of(header.feed))
     assert (result.loaded, result.exact_lines, result.rejects) == (9, 0, [])
 
 
-def _split_binary_rows(data: bytes, layout: load.RowLayout) -> list[bytes]:
+def _split_binary_rows(data: bytes, layout: RowLayout) -> list[bytes]:
     rows, pos = [], 0
     while pos < len(data):
         start = pos
@@ -622,8 +630,8 @@ def test_a_long_line_across_a_block_boundary_leaves_the_rest_of_the_file_loaded(
     # Reads end at 64 KiB (the header's read) and then every BLOCK_BYTES. The long line must cross the end
     # of a read with more than MAX_LINE_BYTES of it read, so that it is skipped before its end is seen.
     start = sum(map(len, lines[: before + 1])) + before + 1
-    boundary = (64 << 10) + load.BLOCK_BYTES * ((start - (64 << 10)) // load.BLOCK_BYTES + 1)
-    assert start + load.MAX_LINE_BYTES < boundary < start + len(long_line)
+    boundary = (64 << 10) + limits.BLOCK_BYTES * ((start - (64 << 10)) // limits.BLOCK_BYTES + 1)
+    assert start + limits.MAX_LINE_BYTES < boundary < start + len(long_line)
     write(path, b"\n".join([*lines[: before + 1], long_line, *lines[before + 1 :]]))
     [result] = load.load_files([path])
     total = before + after
@@ -632,7 +640,7 @@ def test_a_long_line_across_a_block_boundary_leaves_the_rest_of_the_file_loaded(
         warehouse_url, "select line_number, reason, left(raw_line, 30) from raw.load_rejects"
     )
     assert line_number == before + 2
-    assert reason == f"line longer than {load.MAX_LINE_BYTES} bytes ({len(long_line)})"
+    assert reason == f"line longer than {limits.MAX_LINE_BYTES} bytes ({len(long_line)})"
     assert raw == long_line[:30].decode()
     [(count, last)] = query(warehouse_url, "select count(*), max(_line_number) from raw.sessions")
     assert (count, last) == (total, total + 2)
@@ -640,12 +648,12 @@ def test_a_long_line_across_a_block_boundary_leaves_the_rest_of_the_file_loaded(
 
 def test_a_long_line_inside_one_block_is_rejected_too(warehouse_url: str, tmp_path: Path) -> None:
     # CRLF: the line break is not part of the length, so the line of exactly MAX_LINE_BYTES is in.
-    at_limit = b"6,2020-06-01 10:00:00,t,x" + b",x" * ((load.MAX_LINE_BYTES - 25) // 2)
-    at_limit += b"y" * (load.MAX_LINE_BYTES - len(at_limit))
+    at_limit = b"6,2020-06-01 10:00:00,t,x" + b",x" * ((limits.MAX_LINE_BYTES - 25) // 2)
+    at_limit += b"y" * (limits.MAX_LINE_BYTES - len(at_limit))
     over = at_limit + b"z"
     body = SESSIONS_HEADER.encode() + b"1,2020-06-01 10:00:00,t,DIRECT\r\n"
     body += at_limit + b"\r\n" + over + b"\r\n" + b"2,2020-06-01 10:00:00,t,DIRECT\r\n"
-    assert len(body) < load.BLOCK_BYTES
+    assert len(body) < limits.BLOCK_BYTES
     path = write(tmp_path / "sessions_inside.csv", body)
     [result] = load.load_files([path])
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 2, 2)
@@ -653,7 +661,7 @@ def test_a_long_line_inside_one_block_is_rejected_too(warehouse_url: str, tmp_pa
     fields = at_limit.count(b",") + 1
     assert rejects == [
         (3, f"too many fields: {fields}, expected 4"),
-        (4, f"line longer than {load.MAX_LINE_BYTES} bytes ({load.MAX_LINE_BYTES + 1})"),
+        (4, f"line longer than {limits.MAX_LINE_BYTES} bytes ({limits.MAX_LINE_BYTES + 1})"),
     ]
 
 
@@ -661,8 +669,8 @@ def test_a_long_line_inside_one_block_is_rejected_too(warehouse_url: str, tmp_pa
 def test_a_long_line_read_in_pieces_is_measured_without_its_line_break(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crlf: bool
 ) -> None:
-    monkeypatch.setattr(load, "BLOCK_BYTES", 16)
-    monkeypatch.setattr(load, "MAX_LINE_BYTES", 40)
+    monkeypatch.setattr(limits, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(limits, "MAX_LINE_BYTES", 40)
     end = b"\r\n" if crlf else b"\n"
     good = [b"%d,2020-06-01 10:00:00,t,DIRECT" % i for i in range(3)]
     long_lines = [b"7,2020-06-01 10:00:00,t," + b"L" * 17, b"8,2020-06-01 10:00:00,t," + b"L" * 100]
@@ -686,11 +694,11 @@ def test_a_long_line_read_in_pieces_is_measured_without_its_line_break(
 def test_medium_length_is_bounded_and_a_medium_at_the_bound_loads(warehouse_url: str, tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     # incompressible text of 4-byte characters: the longest key entry the bound allows
-    widest = "".join(map(chr, rng.integers(0x20000, 0x2A6D0, load.MAX_TEXT_CHARS)))
+    widest = "".join(map(chr, rng.integers(0x20000, 0x2A6D0, MAX_TEXT_CHARS)))
     lines = [
         f"1,2020-06-01 10:00:00,t,{widest}",
-        "2,2020-06-01 10:00:00,t," + "A" * load.MAX_TEXT_CHARS,
-        "3,2020-06-01 10:00:00,t," + "B" * (load.MAX_TEXT_CHARS + 1),
+        "2,2020-06-01 10:00:00,t," + "A" * MAX_TEXT_CHARS,
+        "3,2020-06-01 10:00:00,t," + "B" * (MAX_TEXT_CHARS + 1),
         "4,2020-06-01 10:00:00,t," + widest + "C",
         "5,2020-06-01 10:00:00,t," + "".join(rng.choice(list(ALPHANUMERIC), 3232)),
     ]
@@ -699,9 +707,9 @@ def test_medium_length_is_bounded_and_a_medium_at_the_bound_loads(warehouse_url:
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (5, 2, 3)
     assert query(warehouse_url, "select user_id, medium from raw.sessions order by 1") == [
         (1, widest),
-        (2, "A" * load.MAX_TEXT_CHARS),
+        (2, "A" * MAX_TEXT_CHARS),
     ]
-    limit = load.MAX_TEXT_CHARS
+    limit = MAX_TEXT_CHARS
     assert query(warehouse_url, "select line_number, reason from raw.load_rejects order by 1") == [
         (4, f"medium longer than {limit} characters ({limit + 1})"),
         (5, f"medium longer than {limit} characters ({limit + 1})"),
@@ -746,7 +754,7 @@ def test_raw_tables_check_the_bounds_for_any_writer(
     load.load_files([], warehouse_url)  # create the raw schema
     with connect(warehouse_url) as conn:
         conn.execute(f"create table raw.{feed}_by_hand partition of raw.{feed} for values in (-1)")
-        columns = ", ".join(load.FEEDS[feed].column_names)
+        columns = ", ".join(FEEDS[feed].column_names)
         statement = (
             f"insert into raw.{feed} ({columns}, _load_id, _source_file, _line_number, _loaded_at)"
             f" values ({values}, -1, 'by hand', 1, now())"
@@ -761,8 +769,8 @@ def test_raw_tables_made_before_the_checks_get_them_and_keep_loading(
     first = write(tmp_path / "s1.csv", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
     load.load_files([first])
     with connect(warehouse_url) as conn:  # as a warehouse from before the bounds, with a row outside them
-        for feed in load.FEEDS.values():
-            for name in schema.contract_checks(feed):
+        for feed in FEEDS.values():
+            for name in contract_checks(feed):
                 conn.execute(f"alter table {feed.table} drop constraint {name}")
         conn.execute("update raw.sessions set medium = repeat('x', 300)")
     second = write(tmp_path / "s2.csv", SESSIONS_HEADER + "2,2020-06-01 10:00:00,t,EMAIL\n")
@@ -772,10 +780,10 @@ def test_raw_tables_made_before_the_checks_get_them_and_keep_loading(
         warehouse_url,
         "select conname, convalidated from pg_constraint"
         " where conrelid in ("
-        + ", ".join(f"'{f.table}'::regclass" for f in load.FEEDS.values())
+        + ", ".join(f"'{f.table}'::regclass" for f in FEEDS.values())
         + ") and contype = 'c' order by 1",
     )
-    assert checks == sorted((name, False) for f in load.FEEDS.values() for name in schema.contract_checks(f))
+    assert checks == sorted((name, False) for f in FEEDS.values() for name in contract_checks(f))
     with connect(warehouse_url) as conn, pytest.raises(psycopg.errors.CheckViolation):
         conn.execute("update raw.sessions set medium = repeat('y', 300) where user_id = 2")
 
@@ -785,7 +793,7 @@ def test_dbt_builds_with_the_longest_medium_and_the_range_edges(warehouse_url: s
     from dbt_cases import run_dbt_in
 
     rng = np.random.default_rng(11)
-    widest = "".join(map(chr, rng.integers(0x20000, 0x2A6D0, load.MAX_TEXT_CHARS)))
+    widest = "".join(map(chr, rng.integers(0x20000, 0x2A6D0, MAX_TEXT_CHARS)))
     sessions = write(
         tmp_path / "sessions_edges.csv",
         SESSIONS_HEADER
@@ -879,7 +887,8 @@ def test_dag_load_task_takes_its_feed_by_header_and_fails_on_a_file_no_feed_take
 ) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from growth_analytics import airflow_env, dag
+    from growth_analytics.orchestration import airflow_env
+    from growth_analytics.orchestration.tasks import load_feed
 
     landing = tmp_path / "landing"
     landing.mkdir()
@@ -894,7 +903,7 @@ def test_dag_load_task_takes_its_feed_by_header_and_fails_on_a_file_no_feed_take
     monkeypatch.setenv("GROWTH_LANDING_DIR", str(landing))
 
     with pytest.raises(AirflowFailException) as failure:
-        dag.load_feed("sessions")
+        load_feed("sessions")
     assert str(failure.value) == (
         "export_2020-06-01.csv: header does not fit the sessions feed (user_id,time_started,is_paid,medium):"
         " missing columns is_paid, medium"

@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from growth_analytics import load
-from growth_analytics.db import EmbeddedPostgres, connect
+from growth_analytics.load import limits
+from growth_analytics.warehouse.connect import connect
+from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
 # ---------------------------------------------------------------------------------------------------
 # The reference reader: the documented contract of a sessions line
@@ -313,8 +315,8 @@ def test_every_line_is_loaded_or_rejected_as_the_contract_says(
     path = tmp_path_factory.mktemp("property") / "sessions.csv"
     path.write_bytes(data)
     with (
-        mock.patch.object(load, "BLOCK_BYTES", block_bytes),
-        mock.patch.object(load, "MAX_LINE_BYTES", max_line_bytes),
+        mock.patch.object(limits, "BLOCK_BYTES", block_bytes),
+        mock.patch.object(limits, "MAX_LINE_BYTES", max_line_bytes),
     ):
         [result] = load.load_files([path], database)
     assert result.status == "loaded", result.message

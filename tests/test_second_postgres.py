@@ -29,11 +29,15 @@ import psycopg2
 import pytest
 from psycopg import sql
 
-from growth_analytics import airflow_env, dag, dbt
-from growth_analytics.db import SERVICE_USER, WarehouseError, connect
 from growth_analytics.generate import generate
+from growth_analytics.orchestration import airflow_env
+from growth_analytics.orchestration.profile import profile_config, warehouse_url_from_connection
 from growth_analytics.ports import free_port
-from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams
+from growth_analytics.settings import WAREHOUSE_URL_ENV
+from growth_analytics.transform import dbt
+from growth_analytics.warehouse.connect import WarehouseError, connect
+from growth_analytics.warehouse.embedded import SERVICE_USER
+from growth_analytics.warehouse.url import WarehouseParams
 
 pytestmark = pytest.mark.slow
 
@@ -340,9 +344,9 @@ def test_require_against_a_server_without_tls_fails_everywhere(
         PostgresHook(postgres_conn_id=airflow_env.CONN_ID).get_conn()
     # ... for the loader and docs tasks (the URL they rebuild from the connection) ...
     with pytest.raises(WarehouseError, match=SSL_REFUSED):
-        connect(dag.warehouse_url_from_connection()).close()
+        connect(warehouse_url_from_connection()).close()
     # ... and for the per-node dbt tasks (Cosmos' profile made from the connection).
-    mapping = dag._profile_config().profile_mapping
+    mapping = profile_config().profile_mapping
     assert mapping is not None
     profiles = tmp_path / "cosmos_profile"
     profiles.mkdir()

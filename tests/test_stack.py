@@ -22,10 +22,10 @@ import httpx
 import psutil
 import pytest
 
-from growth_analytics import stack as growth_stack
-from growth_analytics.db import EmbeddedPostgres
 from growth_analytics.generate import generate
+from growth_analytics.orchestration import stack as growth_stack
 from growth_analytics.ports import free_port
+from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
 DAG = "growth_etl"
 RUN_TIMEOUT_S = 1200.0
@@ -241,7 +241,7 @@ def test_secrets_are_generated_once_and_private(isolated_state: Path) -> None:
 
 
 def test_admin_password_file_is_private(tmp_path: Path) -> None:
-    from growth_analytics import airflow_env
+    from growth_analytics.orchestration import airflow_env
 
     password = airflow_env.ensure_admin_password(tmp_path)
     where = airflow_env.password_file(tmp_path)
@@ -252,7 +252,7 @@ def test_admin_password_file_is_private(tmp_path: Path) -> None:
 
 
 def test_every_component_gets_one_environment(isolated_state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from growth_analytics import airflow_env
+    from growth_analytics.orchestration import airflow_env
 
     layout = growth_stack.Layout(
         workers=2, api_port=18080, redis_port=16379, metadata_url="postgresql://u:p@127.0.0.1:5432/meta"

@@ -28,13 +28,18 @@ import yaml
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from growth_analytics import airflow_env, dag, dbt, pipeline
-from growth_analytics.db import APP_ROLE, EmbeddedPostgres, connect
-from growth_analytics.settings import (
+from growth_analytics import pipeline
+from growth_analytics.orchestration import airflow_env
+from growth_analytics.orchestration.profile import profile_config, warehouse_url_from_connection
+from growth_analytics.orchestration.tasks import table_asset
+from growth_analytics.settings import WAREHOUSE_URL_ENV
+from growth_analytics.transform import dbt
+from growth_analytics.warehouse.connect import connect
+from growth_analytics.warehouse.embedded import APP_ROLE, EmbeddedPostgres
+from growth_analytics.warehouse.url import (
     DBT_FIELD_ENV,
     DBT_LIBPQ_PARAMETERS,
     SSL_MODES,
-    WAREHOUSE_URL_ENV,
     WarehouseParams,
     WarehouseUrlError,
 )
@@ -285,7 +290,7 @@ def test_airflow_connection_and_cosmos_profile_carry_every_parameter(
     assert json.loads(env[airflow_env.CONN_ENV])["extra"] == params.parameters()
 
     # The URL growth_etl's loader, docs and edr tasks build from the connection is the same warehouse.
-    assert WarehouseParams.from_url(dag.warehouse_url_from_connection()) == params
+    assert WarehouseParams.from_url(warehouse_url_from_connection()) == params
 
     # Airflow's own postgres hook (create_schemas) gets the extra as driver arguments.
     with PostgresHook(postgres_conn_id=airflow_env.CONN_ID).get_conn() as conn, conn.cursor() as cur:
@@ -293,7 +298,7 @@ def test_airflow_connection_and_cosmos_profile_carry_every_parameter(
         assert cur.fetchone() == (params.user, "growth probe")
 
     # Cosmos' profile for the per-node dbt tasks: every parameter, the password through an env var.
-    mapping = dag._profile_config().profile_mapping
+    mapping = profile_config().profile_mapping
     assert mapping is not None
     profile = mapping.profile
     assert {name: profile[name] for name in params.parameters()} == params.parameters()
@@ -492,7 +497,7 @@ def test_profiles_yml_is_valid_yaml_with_both_profiles() -> None:
 
 
 def test_table_assets_of_an_ipv6_warehouse() -> None:
-    asset = dag.table_asset("postgresql://u:p@[::1]:6000/growth", "raw", "sessions")
+    asset = table_asset("postgresql://u:p@[::1]:6000/growth", "raw", "sessions")
     assert asset.uri == "postgres://[::1]:6000/growth/raw/sessions"
 
 
@@ -500,7 +505,7 @@ def test_dbt_tasks_refuse_an_ipv6_address_before_running(monkeypatch: pytest.Mon
     monkeypatch.setenv(
         airflow_env.CONN_ENV, airflow_env.connection_json("postgresql://u:p@[::1]:6000/growth")
     )
-    mapping = dag._profile_config().profile_mapping
+    mapping = profile_config().profile_mapping
     assert mapping is not None
     with pytest.raises(Exception, match=r"cannot use the IPv6 address ::1 as host"):
         _ = mapping.profile

@@ -15,8 +15,9 @@ from pathlib import Path
 
 
 def _cmd_db(args: argparse.Namespace) -> int:
-    from growth_analytics.db import EmbeddedPostgres, WarehouseError, warehouse_params, warehouse_url
     from growth_analytics.settings import WAREHOUSE_URL_ENV
+    from growth_analytics.warehouse.connect import WarehouseError, warehouse_params, warehouse_url
+    from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
     server = EmbeddedPostgres.default()
     external = warehouse_url(start=False) if _external_url() else None
@@ -57,8 +58,8 @@ def _shell_exports(url: str) -> str:
     """``export`` lines for the warehouse URL and the dbt profile's fields (``eval "$(growth db env)"``)."""
     import shlex
 
-    from growth_analytics.dbt import profile_env
     from growth_analytics.settings import dbt_project_dir
+    from growth_analytics.transform.dbt import profile_env
 
     env = {**profile_env(url), "DBT_PROFILES_DIR": str(dbt_project_dir())}
     return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
@@ -137,18 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --day: --sessions of the run the day extends (returning users come from it)",
     )
-    gen.set_defaults(func=_delegate("generate"))
+    gen.set_defaults(func=_delegate("generate.cli"))
 
     load = sub.add_parser("load", help="load CSV files (or folders of them) into raw.* exactly once")
     load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     load.add_argument("--json", action="store_true", help="print one JSON object per file")
-    load.set_defaults(func=_delegate("load"))
+    load.set_defaults(func=_delegate("load.cli"))
 
     dbt = sub.add_parser(
         "dbt", help="run dbt against the warehouse (Elementary on when installed)", add_help=False
     )
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
-    dbt.set_defaults(func=_delegate("dbt"))
+    dbt.set_defaults(func=_delegate("transform.dbt"))
 
     run = sub.add_parser("run", help="the main job: load data/, run growth_etl in Airflow, print the report")
     run.add_argument("--data", type=Path, default=None, help="landing folder (default: data/)")
@@ -162,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         "airflow", help="run an airflow command with the project's environment", add_help=False
     )
     airflow.add_argument("airflow_args", nargs=argparse.REMAINDER)
-    airflow.set_defaults(func=_delegate("airflow_env"))
+    airflow.set_defaults(func=_delegate("orchestration.airflow_env"))
 
     stack = sub.add_parser(
         "stack",
@@ -173,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("--workers", type=int, default=2, help="Celery workers (up; default 2)")
     stack.add_argument("--foreground", action="store_true", help="up: stay until Ctrl-C, then stop it")
     stack.add_argument("--json", action="store_true", help="status: as JSON (with the login)")
-    stack.set_defaults(func=_delegate("stack"))
+    stack.set_defaults(func=_delegate("orchestration.stack"))
 
     bench = sub.add_parser("bench", help="benchmark loader, dbt and the DAG (separate from the tests)")
     bench.add_argument("--sessions", type=int, default=10_000_000)
@@ -185,12 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of users who register (default: about one registration per ten sessions)",
     )
     bench.add_argument("--out", type=Path, default=None, help="results folder (default: results/)")
-    bench.set_defaults(func=_delegate("bench"))
+    bench.set_defaults(func=_delegate("bench.run"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from growth_analytics.db import WarehouseError
+    from growth_analytics.warehouse.connect import WarehouseError
 
     args = build_parser().parse_args(argv)
     try:

@@ -19,7 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from growth_analytics import airflow_env, settings
+from growth_analytics import settings
+from growth_analytics.orchestration import airflow_env
+from growth_analytics.warehouse.url import WarehouseParams
 
 ATTRIBUTION_TABLE = "mart.channel_attribution_monthly"
 
@@ -49,7 +51,7 @@ def latest_run_tasks(
 
 def attribution_table(url: str) -> str:
     """mart.channel_attribution_monthly as a text table: channels down, months across, totals."""
-    from growth_analytics.db import connect
+    from growth_analytics.warehouse.connect import connect
 
     with connect(url) as conn:
         query = f"select channel, year, month, registrations from {ATTRIBUTION_TABLE} order by 1, 2, 3"
@@ -116,12 +118,12 @@ def report_messages(
 
 
 def run(data_dir: Path | None = None) -> int:
-    from growth_analytics.db import warehouse_url
-    from growth_analytics.edr import off_reason as elementary_off_reason
+    from growth_analytics.transform.elementary import off_reason as elementary_off_reason
+    from growth_analytics.warehouse.connect import warehouse_url
 
     started = time.monotonic()
     url = warehouse_url()
-    _say(f"warehouse {settings.WarehouseParams.from_url(url).describe()}")
+    _say(f"warehouse {WarehouseParams.from_url(url).describe()}")
     extra_env: dict[str, str] = {}
     if data_dir is not None:
         if not data_dir.is_dir():

@@ -20,7 +20,7 @@ import psycopg
 from plotly.offline import get_plotlyjs
 
 from growth_analytics import settings
-from growth_analytics.db import connect
+from growth_analytics.warehouse.connect import connect
 
 REPORT_NAME = "attribution_report.html"
 RULE_BASED = "rule_based"

@@ -1,13 +1,9 @@
-"""The warehouse connection and the embedded Postgres.
+"""A project-local PostgreSQL 16 for development and tests, from the ``pgserver`` wheel's binaries.
 
-With ``GROWTH_WAREHOUSE_URL`` set, that server is used as is. Without it, an embedded PostgreSQL 16
-(the binaries shipped in the ``pgserver`` wheel) runs from a git-ignored folder of the project, listening
-on 127.0.0.1 on a free port: dbt profiles, Airflow connections and Cosmos asset URIs all need host and
-port, so no socket-only server. Postgres refuses to run as root, so under root the server runs as the
-unprivileged system user ``pgserver`` (created on first use, as the pgserver package itself does).
-
-The loader and dbt log in as the non-superuser role ``growth``, which owns the ``growth`` database and
-therefore every schema the project creates.
+It runs from a git-ignored folder of the project, listening on 127.0.0.1 on a free port (dbt profiles,
+Airflow connections and Cosmos asset URIs all need host and port). Postgres refuses to run as root, so under
+root the server runs as the unprivileged system user ``pgserver``. The loader and dbt log in as the
+non-superuser role ``growth``, which owns the ``growth`` database and so every schema the project creates.
 """
 
 from __future__ import annotations
@@ -29,7 +25,9 @@ from psycopg import sql
 
 from growth_analytics.ports import free_port, port_is_free
 from growth_analytics.private_files import write_private
-from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, WarehouseUrlError, state_dir
+from growth_analytics.settings import state_dir
+from growth_analytics.warehouse.connect import WarehouseError
+from growth_analytics.warehouse.url import WarehouseParams
 
 APP_ROLE = "growth"
 APP_DB = "growth"
@@ -48,24 +46,17 @@ SERVER_SETTINGS: dict[str, str | int] = {
     "maintenance_work_mem": "512MB",
     "work_mem": "64MB",
     "effective_cache_size": "8GB",
-    # The data sits in memory or on SSD, where a random page read costs about as much as a sequential one.
-    # At the default 4, Postgres hashed whole dimensions rather than probing their indexes for the few
-    # rows of an incremental run (a test over 100k new sessions: 1.0 s -> 0.1 s).
+    # Memory or SSD: a random page read costs about as much as a sequential one, so incremental runs
+    # probe the dimensions' indexes for their few rows instead of hashing whole tables.
     "random_page_cost": 1.1,
     "max_connections": 100,
-    # The models' statements are few and large or many and small; JIT compilation costs more than it saves
-    # here (paired runs at 10M sessions: incremental day 19 s -> 17 s; full build within run-to-run noise).
+    # The models' statements are few and large or many and small: JIT compilation costs more than it saves.
     "jit": "off",
     # Two dbt threads already keep both cores busy: a parallel plan for one node takes its workers' CPU from
-    # the node beside it. Statements stay serial unless a model opts in (macro set_work_mem, the models the
-    # full build waits for). Serial plans also pick merge joins of index-only scans where the parallel ones
-    # hashed a whole table (the test that every session's user is in dim_user: 4.6 s -> 1.8 s).
+    # the node beside it. Statements stay serial unless a model opts in (macro set_work_mem), and serial
+    # plans pick merge joins of index-only scans where parallel ones hash whole tables.
     "max_parallel_workers_per_gather": 0,
 }
-
-
-class WarehouseError(RuntimeError):
-    """The warehouse cannot be reached or set up; the message says why."""
 
 
 def _bin_dir() -> Path:
@@ -310,31 +301,3 @@ class EmbeddedPostgres:
                 )
         meta["bootstrapped"] = True
         write_private(self._meta_path, json.dumps(meta))
-
-
-def warehouse_url(start: bool = True) -> str:
-    """``GROWTH_WAREHOUSE_URL`` if set, else the embedded server's URL (started on demand)."""
-    configured = os.environ.get(WAREHOUSE_URL_ENV)
-    if configured:
-        warehouse_params(configured)  # refuse a URL that some of the project's clients could not follow
-        return configured
-    server = EmbeddedPostgres.default()
-    return server.up() if start else server.url()
-
-
-def warehouse_params(url: str) -> WarehouseParams:
-    """The parts of a warehouse URL; a URL the project cannot use is a :class:`WarehouseError`."""
-    try:
-        return WarehouseParams.from_url(url)
-    except WarehouseUrlError as exc:
-        raise WarehouseError(str(exc)) from exc
-
-
-def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
-    """A connection to the warehouse as the project's role; sessions run in UTC."""
-    params = warehouse_params(url or warehouse_url())
-    try:
-        return psycopg.connect(**params.connect_kwargs(), options="-c TimeZone=UTC", **kwargs)
-    except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise WarehouseError(f"cannot connect to the warehouse: {first_line}") from exc

@@ -10,30 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from growth_analytics.bench.direct_steps import run_dag_steps_directly
+from growth_analytics.bench.report import BENCH_REGISTER_SHARE, BenchReport, describe_machine, save
 from growth_analytics.settings import WAREHOUSE_URL_ENV, project_dir
-
-# The benchmark's data: about one registration per ten sessions (1M registrations at 10M sessions), a
-# heavier attribution load than `growth generate`'s default of one per 25.
-BENCH_REGISTER_SHARE = 0.245
-
-# Targets of the benchmark issue, for the verdict column of the table.
-TARGETS = {
-    "loader_ratio_to_floor": (">=", 0.9),
-    "loader_peak_rss_mb": ("<=", 300.0),
-    "dbt_build_full_seconds": ("<=", 60.0),
-    "dbt_incremental_seconds": ("<=", 10.0),
-    "airflow_overhead_pct": ("<=", 25.0),
-}
 
 
 @dataclass
@@ -60,76 +47,6 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | 
     return Measured(seconds, usage.ru_maxrss / 1024, proc.returncode, output)
 
 
-@dataclass
-class BenchReport:
-    sessions: int
-    register_share: float = BENCH_REGISTER_SHARE
-    machine: dict[str, Any] = field(default_factory=dict)
-    figures: dict[str, Any] = field(default_factory=dict)
-    slowest_nodes: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def record(self, name: str, value: Any, unit: str = "") -> None:
-        self.figures[name] = value
-        shown = (
-            f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
-        )
-        print(f"  {name:<34} {shown} {unit}".rstrip(), flush=True)
-
-    def to_markdown(self) -> str:
-        lines = [
-            f"# growth bench — {self.sessions:,} sessions, register share {self.register_share:g}",
-            "",
-            f"Machine: {self.machine.get('description', '')}",
-            "",
-            "| figure | value | target | verdict |",
-            "|---|---:|---|---|",
-        ]
-        for name, value in self.figures.items():
-            target = TARGETS.get(name)
-            verdict, target_text = "", ""
-            if target and isinstance(value, int | float):
-                op, bound = target
-                target_text = f"{op} {bound:g}"
-                verdict = "met" if (value >= bound if op == ">=" else value <= bound) else "missed"
-            shown = (
-                f"{value:,.2f}"
-                if isinstance(value, float)
-                else f"{value:,}"
-                if isinstance(value, int)
-                else value
-            )
-            lines.append(f"| {name} | {shown} | {target_text} | {verdict} |")
-        if self.slowest_nodes:
-            lines += ["", "Slowest dbt nodes of the full build:", "", "| node | seconds |", "|---|---:|"]
-            lines += [f"| {n['unique_id']} | {n['seconds']:.2f} |" for n in self.slowest_nodes]
-        if self.errors:
-            lines += ["", "Errors:", ""] + [f"- {e}" for e in self.errors]
-        return "\n".join(lines) + "\n"
-
-
-def describe_machine() -> dict[str, Any]:
-    import psutil
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = os.cpu_count() or 0
-    memory_gib = psutil.virtual_memory().total / 2**30
-    return {
-        "cpu": cpu,
-        "cores": cores,
-        "memory_gib": round(memory_gib, 1),
-        "python": platform.python_version(),
-        "description": f"{cores} cores ({cpu}), {memory_gib:.0f} GiB RAM, Python {platform.python_version()}",
-    }
-
-
 def growth_command() -> list[str]:
     return [sys.executable, "-m", "growth_analytics.cli"]
 
@@ -143,7 +60,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def run_benchmark(sessions: int, out: Path, register_share: float = BENCH_REGISTER_SHARE) -> BenchReport:
     """Generate, floor COPY, loader, full and incremental dbt build, the DAG against the same steps direct."""
-    from growth_analytics.db import EmbeddedPostgres
+    from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
     report = BenchReport(sessions, register_share, machine=describe_machine())
     # dbt's core project and target, and Airflow's home, of the benchmark: apart from the user's.
@@ -174,15 +91,15 @@ def _parse_for_builds(url: str) -> None:
     """Parse the project as the timed dbt commands will run it, so that they start from its partial parse.
 
     A dbt project that has run before starts that way; a parse with other vars or another connection (the
-    Airflow tasks', another database's) would make the timed build parse the whole project first (~2 s).
+    Airflow tasks', another database's) would make the timed build parse the whole project first.
     """
-    from growth_analytics.dbt import run_dbt
+    from growth_analytics.transform.dbt import run_dbt
 
     run_dbt(["parse", "--quiet"], url=url, capture=True)
 
 
 def _timed_dbt(args: list[str], url: str) -> float:
-    from growth_analytics.dbt import run_dbt
+    from growth_analytics.transform.dbt import run_dbt
 
     started = time.perf_counter()
     proc = run_dbt(args, url=url, check=False, capture=True)
@@ -194,7 +111,7 @@ def _timed_dbt(args: list[str], url: str) -> float:
 
 
 def _slowest_nodes(limit: int = 12) -> list[dict[str, Any]]:
-    from growth_analytics.dbt import active_project_dir
+    from growth_analytics.transform.dbt import active_project_dir
 
     results = json.loads((active_project_dir() / "target" / "run_results.json").read_text())
     nodes = [{"unique_id": r["unique_id"], "seconds": float(r["execution_time"])} for r in results["results"]]
@@ -208,7 +125,10 @@ def _loaded_rows(results: list[Any]) -> int:
 def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) -> None:
     from datetime import date
 
-    from growth_analytics import airflow_env, generate, load
+    from growth_analytics.bench.bare_copy import bare_copy
+    from growth_analytics.generate import generate_day
+    from growth_analytics.load import load_files
+    from growth_analytics.orchestration import airflow_env
 
     env = dict(os.environ)
     base = work / "base"
@@ -235,7 +155,7 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     url = server.create_database("bench_direct")
     env[WAREHOUSE_URL_ENV] = url
     print("floor: bare single-stream COPY into an untyped table ...", flush=True)
-    floor_seconds = load.bare_copy(sessions_csv, url)
+    floor_seconds = bare_copy(sessions_csv, url)
     rows = sessions
     report.record("floor_session_rows_per_s", round(rows / floor_seconds), "rows/s")
 
@@ -262,7 +182,7 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
 
     print("one more day (~1% new rows) ...", flush=True)
     day_dir = work / "day1"
-    generate.generate_day(
+    generate_day(
         day_dir,
         date(2020, 7, 1),
         sessions=max(1, sessions // 100),
@@ -270,7 +190,7 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
         register_share=report.register_share,
     )
     started = time.perf_counter()
-    day_results = load.load_files([day_dir], url)
+    day_results = load_files([day_dir], url)
     report.record("incremental_load_seconds", time.perf_counter() - started, "s")
     report.record("incremental_rows_loaded", _loaded_rows(day_results))
     report.record("dbt_incremental_seconds", _timed_dbt(["build"], url), "s")
@@ -307,100 +227,9 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     build_url = server.create_database("bench_build")
     _parse_for_builds(build_url)
     started = time.perf_counter()
-    load.load_files([base], build_url)
+    load_files([base], build_url)
     for args in (["build"], ["source", "freshness"], ["docs", "generate"]):
         _timed_dbt(args, build_url)
     one_build = time.perf_counter() - started
     report.record("load_and_single_dbt_build_seconds", one_build, "s")
     report.record("per_node_tasks_cost_pct", (direct_seconds - one_build) / one_build * 100, "%")
-
-
-def _layer_nodes(manifest: dict[str, Any], selectors: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(resource type, name) of the nodes a DAG layer renders, parents first."""
-    wanted: dict[str, dict[str, Any]] = {}
-    for unique_id, node in manifest["nodes"].items():
-        if (
-            node["resource_type"] not in ("model", "seed", "snapshot")
-            or node["package_name"] != "growth_analytics"
-        ):
-            continue
-        path = node["original_file_path"]
-        for selector in selectors:
-            method, value = selector.split(":", 1)
-            if (method == "path" and path.startswith(value)) or (
-                method == "resource_type" and node["resource_type"] == value
-            ):
-                wanted[unique_id] = node
-    ordered: list[tuple[str, str]] = []
-    done: set[str] = set()
-
-    def visit(unique_id: str) -> None:
-        if unique_id in done or unique_id not in wanted:
-            return
-        done.add(unique_id)
-        for parent in wanted[unique_id].get("depends_on", {}).get("nodes", []):
-            visit(parent)
-        ordered.append((wanted[unique_id]["resource_type"], wanted[unique_id]["name"]))
-
-    for unique_id in sorted(wanted):
-        visit(unique_id)
-    return ordered
-
-
-def run_dag_steps_directly(url: str, landing: Path) -> float:
-    """Seconds for growth_etl's steps without Airflow: the same loads and dbt invocations, in order.
-
-    dbt runs in-process (dbtRunner) with the tasks' vars, as the DAG's Cosmos tasks do; Elementary's steps
-    are left out on both sides when its package is not installed.
-    """
-    from growth_analytics import airflow_env, dag, db, dbt, load, schema
-
-    manifest = json.loads(dbt.manifest_path().read_text())
-
-    def invoke(*args: str) -> None:
-        result = dbt.invoke_dbt([*args, *airflow_env.TASK_DBT_ARGS], url)
-        if not result.success and args[0] != "source":
-            raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception}")
-
-    started = time.perf_counter()
-    with db.connect(url) as conn:
-        schema.ensure_raw_schema(conn)
-    for feed in ("sessions", "conversions"):
-        load.load_files(dag.feed_files(feed, landing), url)
-    if dbt.elementary_installed():
-        invoke("run", "--select", "package:elementary")
-    for layer in dag.LAYERS:
-        for resource_type, name in _layer_nodes(manifest, layer.select):
-            invoke({"model": "run", "seed": "seed", "snapshot": "snapshot"}[resource_type], "--select", name)
-        invoke(
-            "test",
-            "--select",
-            *layer.select,
-            "--exclude",
-            dag.BUSINESS_TAG,
-            "--indirect-selection",
-            "buildable",
-        )
-    invoke("test", "--select", dag.BUSINESS_TAG)
-    invoke("source", "freshness")
-    invoke("docs", "generate")
-    return time.perf_counter() - started
-
-
-def save(report: BenchReport, out: Path) -> tuple[Path, Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    payload = {
-        "sessions": report.sessions,
-        "machine": report.machine,
-        "figures": report.figures,
-        "slowest_nodes": report.slowest_nodes,
-        "errors": report.errors,
-        "finished_at": stamp,
-    }
-    json_path = out / f"bench-{report.sessions}-{stamp}.json"
-    md_path = json_path.with_suffix(".md")
-    json_path.write_text(json.dumps(payload, indent=2))
-    md_path.write_text(report.to_markdown())
-    shutil.copyfile(md_path, out / "latest.md")
-    return json_path, md_path

@@ -1,9 +1,9 @@
 """Elementary's setup and its CLI (edr): packages at install time, edr's config, Airflow's run metadata.
 
-``python -m growth_analytics.edr deps`` (run by ``make install``) installs Elementary's dbt package in
-``dbt_project/`` and the packages of edr's internal dbt project, each ``dbt deps`` with a short timeout.
-Where the dbt package hub cannot be reached it says so once, with the reason, and everything runs without
-Elementary. edr never installs packages itself: its config sets ``run_dbt_deps_if_needed: false``.
+``python -m growth_analytics.transform.elementary deps`` (run by ``make install``) installs Elementary's dbt
+package in ``dbt_project/`` and the packages of edr's internal dbt project, each ``dbt deps`` with a short
+timeout. Where the dbt package hub cannot be reached it says so once, with the reason, and everything runs
+without Elementary. edr never installs packages itself: its config sets ``run_dbt_deps_if_needed: false``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from growth_analytics import dbt, settings
+from growth_analytics import settings
+from growth_analytics.transform import dbt
 
 DEPS_TIMEOUT_SECONDS = 120
 EDR_USER_CONFIG = Path("~/.edr/config.yml")
@@ -43,7 +44,7 @@ def off_reason() -> str | None:
         return reason
     return (
         "Elementary is off: edr's internal dbt project has no packages. Run `make install` (or "
-        "`python -m growth_analytics.edr deps`) where the dbt package hub is reachable."
+        "`python -m growth_analytics.transform.elementary deps`) where the dbt package hub is reachable."
     )
 
 
@@ -138,7 +139,7 @@ def job_env(dag_id: str, run_id: str, run_url: str, airflow_url: str) -> dict[st
 
 def set_job_env(context: Mapping[str, Any]) -> None:
     """Before a task: Elementary's job variables, for the dbt invocations the task makes."""
-    from growth_analytics.alerts import airflow_base_url, run_url
+    from growth_analytics.orchestration.alerts import airflow_base_url, run_url
 
     ti = context["ti"]
     os.environ.update(job_env(ti.dag_id, ti.run_id, run_url(ti.dag_id, ti.run_id), airflow_base_url()))
@@ -146,7 +147,7 @@ def set_job_env(context: Mapping[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     if argv != ["deps"]:
-        print("usage: python -m growth_analytics.edr deps", file=sys.stderr)
+        print("usage: python -m growth_analytics.transform.elementary deps", file=sys.stderr)
         return 2
     failure = install_packages()
     if failure:

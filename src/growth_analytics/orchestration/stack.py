@@ -27,10 +27,11 @@ from pathlib import Path
 
 import psutil
 
-from growth_analytics import airflow_env
+from growth_analytics.orchestration import airflow_env
 from growth_analytics.ports import free_port, port_is_free
 from growth_analytics.private_files import write_private
-from growth_analytics.settings import WarehouseParams, state_dir
+from growth_analytics.settings import state_dir
+from growth_analytics.warehouse.url import WarehouseParams
 
 METADATA_URL_ENV = "GROWTH_STACK_METADATA_URL"
 METADATA_DB = "airflow_stack"
@@ -90,7 +91,7 @@ def metadata_url() -> str:
     import psycopg
     from psycopg import sql
 
-    from growth_analytics.db import APP_ROLE, EmbeddedPostgres
+    from growth_analytics.warehouse.embedded import APP_ROLE, EmbeddedPostgres
 
     server = EmbeddedPostgres.default()
     app_url = server.up()
@@ -301,7 +302,7 @@ def _wait_ready(layout: Layout, deadline: float) -> None:
 
 def up(workers: int) -> Layout:
     """Start the stack (after stopping a previous one) and wait until every component is healthy."""
-    from growth_analytics.db import warehouse_url
+    from growth_analytics.warehouse.connect import warehouse_url
 
     if workers < 1:
         raise StackError("--workers must be at least 1")

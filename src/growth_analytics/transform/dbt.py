@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import yaml
 
 from growth_analytics import child
-from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, dbt_project_dir, state_dir
+from growth_analytics.settings import WAREHOUSE_URL_ENV, dbt_project_dir, state_dir
+from growth_analytics.warehouse.url import WarehouseParams
 
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
@@ -41,9 +42,9 @@ def elementary_off_reason() -> str | None:
         return None
     return (
         "Elementary is off: its dbt package (elementary-data/elementary, listed in dbt_project/packages.yml) "
-        "is not installed. Run `make install` or `python -m growth_analytics.edr deps` where the dbt package "
-        "hub is reachable; until then dbt builds and tests everything else without Elementary's monitors "
-        "and report."
+        "is not installed. Run `make install` or `python -m growth_analytics.transform.elementary deps` "
+        "where the dbt package hub is reachable; until then dbt builds and tests everything else without "
+        "Elementary's monitors and report."
     )
 
 
@@ -72,8 +73,8 @@ def prepare_core_project() -> Path:
     config.setdefault("vars", {})["elementary_enabled"] = False
     (config.get("models") or {}).pop("elementary", None)
     text = (
-        "# Generated from dbt_project/dbt_project.yml by growth_analytics.dbt: the project without\n"
-        "# Elementary, used while its dbt package is not installed. Do not edit.\n"
+        "# Generated from dbt_project/dbt_project.yml by growth_analytics.transform.dbt: the project\n"
+        "# without Elementary, used while its dbt package is not installed. Do not edit.\n"
         + yaml.safe_dump(config, sort_keys=False)
     )
     target = core / "dbt_project.yml"
@@ -98,7 +99,7 @@ def dbt_executable() -> str:
 
 def dbt_env(url: str | None = None) -> dict[str, str]:
     """Environment for a dbt process: the warehouse URL, its parts for profiles.yml, the profiles folder."""
-    from growth_analytics.db import warehouse_url
+    from growth_analytics.warehouse.connect import warehouse_url
 
     env = dict(os.environ)
     env.update(profile_env(url or warehouse_url()))

@@ -10,7 +10,7 @@ Login: user ``admin``, password generated once into
 docker-compose.yml come from ``docker/airflow.env``.
 
 The metadata database is SQLite: enough for one machine and ``airflow dags test``. The production layout
-(Postgres metadata, Celery workers) runs as ``growth stack`` (growth_analytics.stack) or docker-compose.yml.
+(Postgres metadata, Celery workers) runs as ``growth stack`` (:mod:`.stack`) or docker-compose.yml.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import sys
 from pathlib import Path
 
 from growth_analytics.private_files import write_private
-from growth_analytics.settings import WAREHOUSE_URL_ENV, WarehouseParams, project_dir, state_dir
+from growth_analytics.settings import WAREHOUSE_URL_ENV, project_dir, state_dir
+from growth_analytics.warehouse.url import WarehouseParams
 
 CONN_ID = "growth_warehouse"
 CONN_ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
@@ -136,7 +137,7 @@ def prepare_manifest(url: str) -> Path:
     (a parse whenever a project file changed), the project is parsed once more the way the Cosmos tasks
     invoke dbt, and a stamp records for which warehouse; each task then starts from that parse.
     """
-    from growth_analytics import dbt
+    from growth_analytics.transform import dbt
 
     manifest = dbt.ensure_manifest(url)
     params = WarehouseParams.from_url(url)
@@ -197,7 +198,7 @@ def migrate(url: str, home: Path | None = None) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from growth_analytics.db import warehouse_url
+    from growth_analytics.warehouse.connect import warehouse_url
 
     airflow_args = list(args.airflow_args) or ["--help"]
     url = warehouse_url()

@@ -1,0 +1,53 @@
+"""growth_etl's steps without Airflow: the same loads and dbt invocations in order (Airflow's share)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+
+def run_dag_steps_directly(url: str, landing: Path) -> float:
+    """Seconds for growth_etl's steps without Airflow: the same loads and dbt invocations, in order.
+
+    dbt runs in-process (dbtRunner) with the tasks' vars, as the DAG's Cosmos tasks do; Elementary's steps
+    are left out on both sides when its package is not installed.
+    """
+    from growth_analytics.load import load_files
+    from growth_analytics.orchestration import airflow_env
+    from growth_analytics.orchestration.layers import BUSINESS_TAG, LAYERS, layer_nodes
+    from growth_analytics.orchestration.tasks import feed_files
+    from growth_analytics.transform import dbt
+    from growth_analytics.warehouse.connect import connect
+    from growth_analytics.warehouse.raw_schema import ensure_raw_schema
+
+    manifest = json.loads(dbt.manifest_path().read_text())
+
+    def invoke(*args: str) -> None:
+        result = dbt.invoke_dbt([*args, *airflow_env.TASK_DBT_ARGS], url)
+        if not result.success and args[0] != "source":
+            raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception}")
+
+    started = time.perf_counter()
+    with connect(url) as conn:
+        ensure_raw_schema(conn)
+    for feed in ("sessions", "conversions"):
+        load_files(feed_files(feed, landing), url)
+    if dbt.elementary_installed():
+        invoke("run", "--select", "package:elementary")
+    for layer in LAYERS:
+        for resource_type, name in layer_nodes(manifest, layer.select):
+            invoke({"model": "run", "seed": "seed", "snapshot": "snapshot"}[resource_type], "--select", name)
+        invoke(
+            "test",
+            "--select",
+            *layer.select,
+            "--exclude",
+            BUSINESS_TAG,
+            "--indirect-selection",
+            "buildable",
+        )
+    invoke("test", "--select", BUSINESS_TAG)
+    invoke("source", "freshness")
+    invoke("docs", "generate")
+    return time.perf_counter() - started

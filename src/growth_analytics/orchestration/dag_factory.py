@@ -1,0 +1,229 @@
+"""Builds the ``growth_etl`` DAG: loads, one Cosmos task group per dbt layer with its critical checks,
+business checks, reports and the run status. The graph and the reasons for its settings are described
+in docs/architecture.md."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
+from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
+from cosmos import (
+    DbtTaskGroup,
+    ExecutionConfig,
+    ExecutionMode,
+    LoadMode,
+    ProjectConfig,
+    RenderConfig,
+    TestBehavior,
+)
+from cosmos import settings as cosmos_settings
+from cosmos.constants import InvocationMode, SourceRenderingBehavior
+from cosmos.operators.local import DbtSourceLocalOperator, DbtTestLocalOperator
+
+from growth_analytics.feeds import FEEDS
+from growth_analytics.orchestration.airflow_env import (
+    CONN_ID,
+    DAG_ID,
+    DBT_PROJECT_NAME,
+    TASK_VARS,
+)
+from growth_analytics.orchestration.alerts import FailedRunNotifier
+from growth_analytics.orchestration.layers import BUSINESS_TAG, LAYERS, layer_nodes
+from growth_analytics.orchestration.profile import profile_config
+from growth_analytics.orchestration.tasks import (
+    attribution_report,
+    build_elementary_models,
+    dbt_docs,
+    dbt_project_path,
+    edr_monitor,
+    edr_report,
+    fail_if_anything_failed,
+    freeze_long_lived_objects,
+    load_feed,
+    manifest_file,
+    raw_alias,
+)
+from growth_analytics.transform import elementary
+from growth_analytics.warehouse.raw_schema import RAW_DDL
+
+# Retries for tasks that can meet a passing fault (the warehouse restarting, a lock timeout). Data checks
+# do not retry: a failed check fails the same way again.
+RETRY_ARGS: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=10),
+}
+NO_RETRY: dict[str, Any] = {"retries": 0}
+
+
+def _manifest_schemas(manifest: dict[str, Any]) -> list[str]:
+    """Schemas the dbt project writes to (read from the manifest, so they match dbt's naming)."""
+    nodes = manifest["nodes"].values()
+    return sorted(
+        {
+            node["schema"]
+            for node in nodes
+            if node["resource_type"] in ("model", "seed", "snapshot")
+            and node.get("package_name") == DBT_PROJECT_NAME
+        }
+    )
+
+
+def _create_schemas_sql(schemas: Iterable[str]) -> list[str]:
+    statements = [f'create schema if not exists "{schema}"' for schema in schemas]
+    statements += [statement.strip() for statement in RAW_DDL.split(";") if statement.strip()]
+    return statements
+
+
+def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
+    project = dbt_project_path()
+    manifest = manifest_file()
+    manifest_json = json.loads(manifest.read_text())
+    profile = profile_config()
+    project_config = ProjectConfig(
+        dbt_project_path=project,
+        manifest_path=manifest,
+        project_name=DBT_PROJECT_NAME,
+        install_dbt_deps=False,
+    )
+    execution_config = ExecutionConfig(
+        execution_mode=ExecutionMode.LOCAL,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+    )
+    dbt_task_args: dict[str, Any] = {"vars": dict(TASK_VARS)}
+    # The check tasks are not rendered by a DbtTaskGroup, which would give them a cache folder for dbt's
+    # partial parse: without one, each of them would parse the whole project again.
+    checks_cache = Path(cosmos_settings.cache_dir) / f"{dag_id}__checks"
+
+    def dbt_test_task(task_id: str, select: str, exclude: str | None, doc: str) -> DbtTestLocalOperator:
+        return DbtTestLocalOperator(
+            task_id=task_id,
+            project_dir=str(project),
+            profile_config=profile,
+            select=select,
+            exclude=exclude,
+            indirect_selection="buildable",
+            doc=doc,
+            install_deps=False,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            cache_dir=checks_cache,
+            **dbt_task_args,
+            **NO_RETRY,
+        )
+
+    with DAG(
+        dag_id=dag_id,
+        description="Load sessions and registrations, build staging -> dwh -> marts with dbt, check, report.",
+        schedule="@daily",
+        start_date=datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args={
+            "owner": "growth",
+            "on_execute_callback": [freeze_long_lived_objects, elementary.set_job_env],
+            **RETRY_ARGS,
+        },
+        tags=["growth_analytics", "dbt", "elt"],
+        doc_md=__doc__,
+    ) as dag:
+        create_schemas = SQLExecuteQueryOperator(
+            task_id="create_schemas",
+            conn_id=CONN_ID,
+            sql=_create_schemas_sql(["raw", *_manifest_schemas(manifest_json)]),
+            autocommit=True,
+            show_return_value_in_logs=False,
+            doc="Schemas of every layer and the raw tables (idempotent).",
+        )
+
+        loads = [
+            task(task_id=f"load_{feed}", outlets=[raw_alias(feed)], doc=f"COPY new {feed} files into raw")(
+                load_feed
+            )(feed)
+            for feed in FEEDS
+        ]
+        elementary_models = task(task_id="elementary_models")(build_elementary_models)()
+
+        groups: dict[str, DbtTaskGroup] = {}
+        for layer in LAYERS:
+            if not layer_nodes(manifest_json, layer.select):  # a layer the project does not have (yet)
+                continue
+            group = DbtTaskGroup(
+                group_id=f"dbt_{layer.name}",
+                tooltip=layer.doc,
+                project_config=project_config,
+                profile_config=profile,
+                execution_config=execution_config,
+                render_config=RenderConfig(
+                    load_method=LoadMode.DBT_MANIFEST,
+                    select=list(layer.select),
+                    exclude=[BUSINESS_TAG],
+                    test_behavior=TestBehavior.NONE,
+                    source_rendering_behavior=SourceRenderingBehavior.NONE,
+                    emit_datasets=True,
+                ),
+                operator_args=dict(dbt_task_args),
+            )
+            leaves = [child for child in group.children.values() if not child.downstream_list]
+            with group:
+                checks = dbt_test_task(
+                    "critical_checks",
+                    select=" ".join(layer.select),
+                    exclude=BUSINESS_TAG,
+                    doc=f"Critical tests of {layer.name} (all but tag:business); failing stops downstream.",
+                )
+            for leaf in leaves:
+                leaf >> checks
+            groups[layer.name] = group
+
+        with TaskGroup("business_checks", tooltip="severity warn: never fail the run") as business:
+            business_tests = dbt_test_task(
+                "business_tests",
+                select=BUSINESS_TAG,
+                exclude=None,
+                doc="Business tests (warn; failures stored for inspection).",
+            )
+            freshness = DbtSourceLocalOperator(
+                task_id="source_freshness",
+                project_dir=str(project),
+                profile_config=profile,
+                doc="Freshness of the raw feeds (warn).",
+                install_deps=False,
+                invocation_mode=InvocationMode.DBT_RUNNER,
+                cache_dir=checks_cache,
+                **dbt_task_args,
+                **NO_RETRY,
+            )
+            business_tests >> freshness
+
+        report = task(task_id="elementary_report", trigger_rule=TriggerRule.ALL_DONE, retries=1)(edr_report)()
+        alerts = task(task_id="elementary_alerts", trigger_rule=TriggerRule.ALL_DONE, retries=1)(
+            edr_monitor
+        )()
+        docs = task(task_id="dbt_docs", trigger_rule=TriggerRule.ALL_DONE, retries=1)(dbt_docs)()
+        growth_report = task(task_id="attribution_report", retries=1)(attribution_report)()
+
+        ordered = list(groups.values())
+        entry = groups.get("staging") or ordered[0]
+        create_schemas >> [*loads, elementary_models]
+        if "seeds" in groups:
+            # Seeds wait for Elementary's tables, or their results would not reach the first report.
+            create_schemas >> elementary_models >> groups["seeds"]
+        [*loads, elementary_models] >> entry
+        chain(*ordered)
+        groups["mart"] >> growth_report
+        ordered[-1] >> business >> report >> [alerts, docs]
+
+        status = task(
+            task_id="run_status",
+            trigger_rule=TriggerRule.ONE_FAILED,
+            retries=0,
+            on_failure_callback=FailedRunNotifier(),
+        )(fail_if_anything_failed)()
+        [t for t in dag.tasks if t is not status.operator] >> status
+    return dag
