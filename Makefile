@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 		|| { echo "needs Python 3.11 (set PYTHON=/path/to/python3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt -e .
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt -e ".[embedded]"
 	@# Elementary's dbt packages (dbt deps, short timeout); without the package hub it says why, once.
 	$(BIN)/python -m growth_analytics.transform.elementary deps
 	touch $@

@@ -248,3 +248,17 @@ def test_celery_family_is_pinned() -> None:
     assert pins["celery"].startswith("5.6."), pins["celery"]
     requirements = (PROJECT_DIR / "requirements.txt").read_text()
     assert f"apache-airflow-providers-celery=={pins['apache-airflow-providers-celery']}" in requirements
+
+
+def test_the_image_installs_no_embedded_postgres() -> None:
+    """The compose stack has its own warehouse: pgserver is an extra of local installs, not in the image."""
+    import tomllib
+
+    requirements = (PROJECT_DIR / "requirements.txt").read_text().splitlines()
+    names = {re.split(r"[=<>\[;\s]", line.strip(), maxsplit=1)[0].lower() for line in requirements}
+    assert "pgserver" not in names, "requirements.txt (the image's requirements) installs pgserver"
+    dockerfile = (PROJECT_DIR / "docker" / "Dockerfile").read_text()
+    assert "pgserver" not in dockerfile and "[embedded]" not in dockerfile
+    project = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["project"]
+    assert not any(dep.startswith("pgserver") for dep in project["dependencies"])
+    assert any(dep.startswith("pgserver") for dep in project["optional-dependencies"]["embedded"])
