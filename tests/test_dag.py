@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from growth_analytics.orchestration import airflow_env
-from growth_analytics.orchestration.layers import LAYERS
+from growth_analytics.orchestration.layers import LAYERS, layer_nodes
 from growth_analytics.orchestration.tasks import feed_files, landing_files
 from growth_analytics.transform import dbt
 from growth_analytics.warehouse.url import WarehouseParams
@@ -242,6 +242,16 @@ def test_every_dbt_node_is_one_task_in_dependency_order(
         for parent in node["depends_on"].get("nodes", []):
             if parent in project_nodes:
                 assert by_node[parent][0] in _ancestors(tasks, task_id), f"{parent} must run before {uid}"
+
+
+def test_layer_nodes_are_the_tasks_of_each_group(parsed: dict[str, Any], manifest: dict[str, Any]) -> None:
+    """The DAG factory skips a layer whose selectors take no node; each rendered group runs exactly those."""
+    for layer in LAYERS:
+        names = {name for _, name in layer_nodes(manifest, layer.select)}
+        group = f"dbt_{layer.name}."
+        tasks = {t for t in parsed["tasks"] if t.startswith(group) and not t.endswith(".critical_checks")}
+        assert names and {t.removeprefix(group).rsplit("_", 1)[0] for t in tasks} == names, layer.name
+    assert layer_nodes(manifest, ("path:models/no_such_layer",)) == []
 
 
 def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:
