@@ -170,7 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the production layout on this machine: Airflow with Celery workers, Redis and a Postgres "
         "metadata database, on 127.0.0.1",
     )
-    stack.add_argument("action", choices=["up", "down", "status"])
+    stack.add_argument(
+        "action",
+        choices=["up", "down", "status", "trigger"],
+        help="trigger: run growth_etl once in the running stack and wait for it",
+    )
     stack.add_argument("--workers", type=int, default=2, help="Celery workers (up; default 2)")
     stack.add_argument("--foreground", action="store_true", help="up: stay until Ctrl-C, then stop it")
     stack.add_argument("--json", action="store_true", help="status: as JSON (with the login)")

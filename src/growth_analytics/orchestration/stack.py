@@ -368,7 +368,34 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def trigger() -> int:
+    """``growth stack trigger``: one run of growth_etl in the running stack, waited for and summed up."""
+    import httpx
+
+    from growth_analytics.orchestration.stack_api import StackApiError, StackClient
+
+    try:
+        client = StackClient.from_status(status())
+        client.wait_for_dag()
+        if client.is_paused():
+            print(f"growth stack: unpausing {airflow_env.DAG_ID}; its schedule runs the latest interval")
+        run = client.run_once()
+    except (StackApiError, httpx.HTTPError) as exc:
+        print(f"growth stack trigger: {exc}", file=sys.stderr)
+        return 2
+    hosts = ", ".join(f"{count} on {host}" for host, count in sorted(run.tasks_per_host.items()))
+    print(
+        f"growth stack: {airflow_env.DAG_ID} run {run.run_id} {run.state} in {run.duration_s:.1f} s "
+        f"({len(run.tasks)} task instances: {hosts})"
+    )
+    for task_id, state in sorted(run.unsuccessful.items()):
+        print(f"  {task_id}: {state}")
+    return 0 if run.state == "success" else 1
+
+
 def run_cli(args: argparse.Namespace) -> int:
+    if args.action == "trigger":
+        return trigger()
     if args.action == "down":
         print("growth stack: stopped" if down() else "growth stack: was not running")
         return 0
