@@ -22,6 +22,8 @@ TARGETS = {
     "dbt_build_full_seconds": ("<=", 60.0),
     "dbt_incremental_seconds": ("<=", 10.0),
     "airflow_overhead_pct": ("<=", 25.0),
+    "stack_first_run_ratio": ("<=", 1.25),
+    "stack_day_run_ratio": ("<=", 2.0),
 }
 
 

@@ -16,11 +16,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from growth_analytics.bench.direct_steps import run_dag_steps_directly
 from growth_analytics.bench.report import BENCH_REGISTER_SHARE, BenchReport, describe_machine, save
 from growth_analytics.settings import WAREHOUSE_URL_ENV, project_dir
+
+if TYPE_CHECKING:
+    from growth_analytics.orchestration.stack_api import FinishedRun
+
+STACK_WORKERS = 2  # the production figures are defined with two Celery workers
 
 
 @dataclass
@@ -233,3 +238,60 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     one_build = time.perf_counter() - started
     report.record("load_and_single_dbt_build_seconds", one_build, "s")
     report.record("per_node_tasks_cost_pct", (direct_seconds - one_build) / one_build * 100, "%")
+
+    print(f"growth_etl triggered in a running growth stack ({STACK_WORKERS} Celery workers) ...", flush=True)
+    _bench_stack(report, server, work, base, day_dir)
+
+
+def _bench_stack(report: BenchReport, server: Any, work: Path, base: Path, day_dir: Path) -> None:
+    """growth_etl as users run it, in a running ``growth stack``: the first run on the base files, then one
+    more day; each against the same work done directly (the direct steps, the incremental ``dbt build``)."""
+    from growth_analytics.orchestration.stack import METADATA_URL_ENV
+    from growth_analytics.orchestration.stack_api import StackClient
+
+    landing = work / "stack_landing"
+    landing.mkdir()
+    for path in base.iterdir():
+        os.link(path, landing / path.name)
+    env = {
+        **os.environ,
+        WAREHOUSE_URL_ENV: server.create_database("bench_stack"),
+        METADATA_URL_ENV: server.create_database("bench_stack_metadata"),
+        "GROWTH_LANDING_DIR": str(landing),
+        "GROWTH_REPORTS_DIR": str(work / "stack_reports"),
+    }
+    started = run_measured([*growth_command(), "stack", "up", "--workers", str(STACK_WORKERS)], env)
+    try:
+        if started.returncode != 0:
+            raise RuntimeError(f"growth stack up failed: {started.output.strip()[-800:]}")
+        report.record("stack_up_seconds", started.seconds, "s")
+        status = json.loads(run_measured([*growth_command(), "stack", "status", "--json"], env).output)
+        client = StackClient.from_status(status)
+        client.wait_for_dag()
+        first = client.run_once()
+        direct = report.figures["direct_steps_seconds"]
+        _record_stack_run(report, "stack_first_run", first, direct)
+        report.record("stack_tasks_per_worker", json.dumps(first.tasks_per_host))
+        # Task seconds beyond the same work done directly, per task instance: what each task costs to run.
+        overhead = (first.task_seconds - direct) / len(first.tasks)
+        report.record("stack_per_task_overhead_seconds", overhead, "s")
+        report.record(
+            "dags_test_per_task_overhead_seconds",
+            (report.figures["dag_run_seconds"] - direct) / len(first.tasks),
+            "s",
+        )
+        report.record("stack_first_run_vs_dags_test", first.duration_s / report.figures["dag_run_seconds"])
+        for path in day_dir.iterdir():
+            os.link(path, landing / path.name)
+        day = client.run_once()
+        _record_stack_run(report, "stack_day_run", day, report.figures["dbt_incremental_seconds"])
+    finally:
+        run_measured([*growth_command(), "stack", "down"], env)
+
+
+def _record_stack_run(report: BenchReport, name: str, run: FinishedRun, baseline: float) -> None:
+    if run.state != "success":
+        raise RuntimeError(f"{name}: growth_etl {run.state}; not successful: {run.unsuccessful}")
+    report.record(f"{name}_seconds", run.duration_s, "s")
+    report.record(f"{name}_ratio", run.duration_s / baseline)
+    report.record(f"{name}_task_seconds", run.task_seconds, f"s in {len(run.tasks)} task instances")
