@@ -10,7 +10,9 @@ secrets and the login are generated once into private files, and every component
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +26,7 @@ import pytest
 
 from growth_analytics.generate import generate
 from growth_analytics.orchestration import stack as growth_stack
+from growth_analytics.orchestration.celery_config import CELERY_CONFIG
 from growth_analytics.ports import free_port
 from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
@@ -122,34 +125,35 @@ def _downstream_closure(tasks: dict[str, list[str]], start: str) -> set[str]:
 
 @pytest.mark.slow
 def test_triggered_run_succeeds_with_tasks_on_both_workers(running: RunningStack) -> None:
-    api = running.api
-    _wait(lambda: api.get(f"/dags/{DAG}").status_code == 200, "the DAG to be parsed", 300)
-    api.patch(f"/dags/{DAG}", json={"is_paused": False}).raise_for_status()
+    # As a user runs it: `growth stack trigger` unpauses the DAG and waits for the run its schedule queues.
+    triggered = _growth(running.env, "stack", "trigger", timeout=RUN_TIMEOUT_S)
+    assert triggered.returncode == 0, triggered.stdout + triggered.stderr
+    found = re.search(rf"{DAG} run (\S+) success in", triggered.stdout)
+    assert found, triggered.stdout
+    running.run_id = found.group(1)
 
-    # Unpausing schedules the latest daily interval; with one active run at a time, ours would wait behind it.
-    def scheduled_runs() -> list[str]:
-        runs = api.get(f"/dags/{DAG}/dagRuns").json()["dag_runs"]
-        return [run["dag_run_id"] for run in runs if run["run_type"] == "scheduled"]
-
-    try:
-        for run_id in _wait(scheduled_runs, "the scheduled run", 60):
-            api.patch(f"/dags/{DAG}/dagRuns/{run_id}", json={"state": "failed"}).raise_for_status()
-    except AssertionError:
-        pass  # none scheduled: nothing in our way
-    triggered = api.post(f"/dags/{DAG}/dagRuns", json={"logical_date": None})
-    triggered.raise_for_status()
-    running.run_id = triggered.json()["dag_run_id"]
-
-    state = _wait(lambda: _finished(running), "the triggered run", RUN_TIMEOUT_S, every=5)
+    assert _run_state(running) == "success"
     instances = _task_instances(running)
     failed = {
         task: ti["state"] for task, ti in instances.items() if ti["state"] not in ("success", "skipped")
     }
-    assert state == "success" and not failed, failed
+    assert not failed, failed
     ran = [ti for ti in instances.values() if ti["state"] == "success"]
     assert len(ran) >= 20
     hosts = {ti["hostname"] for ti in ran}
     assert hosts == {"worker-1", "worker-2"}, hosts
+    for host in hosts:
+        assert f"{sum(ti['hostname'] == host for ti in instances.values())} on {host}" in triggered.stdout
+
+
+def test_every_module_the_workers_preload_imports() -> None:
+    # A worker whose preloaded module is gone would not start: each name must import.
+    for module in CELERY_CONFIG["imports"]:
+        importlib.import_module(module)
+    assert (
+        "growth_analytics.orchestration.celery_config.CELERY_CONFIG"
+        in (growth_stack.airflow_env.shared_settings()["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"])
+    )
 
 
 @pytest.mark.slow
