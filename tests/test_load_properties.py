@@ -1,8 +1,8 @@
 """Property: every data line of a file is either loaded, with the values the input contract gives it, or
 rejected, whatever the lines hold, how long they are and where the loader's reads cut the file.
 
-The expected outcome of each line comes from a reference reader written here from the contract in the
-README (it shares no code with the loader); what the loader did is read back from Postgres.
+The expected outcome of each line comes from a reference reader written here from the contract in
+docs/data-contract.md (it shares no code with the loader); what the loader did is read back from Postgres.
 """
 
 from __future__ import annotations
