@@ -12,7 +12,8 @@ with totals as (
 select
     channel,
     {% for model in models %}
-    round((100 * {{ model }} / sum({{ model }}) over ())::numeric, 1) as {{ model }}_pct{{ "," if not loop.last }}
+        round((100 * {{ model }} / sum({{ model }}) over ())::numeric, 1) as {{ model }}_pct
+        {%- if not loop.last %},{% endif %}
     {% endfor %}
 from totals
 order by channel

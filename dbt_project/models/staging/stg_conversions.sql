@@ -11,19 +11,20 @@ raw_conversions as not materialized (
 )
 
 select
-    {{ registration_key('conversion.user_id', 'conversion.registration_time') }} as registration_key,
-    conversion.user_id,
-    conversion.registration_time,
-    conversion._load_id,
-    conversion._source_file,
-    conversion._line_number,
-    conversion._loaded_at
-from raw_conversions as conversion
-where not exists (
-    select 1
-    from raw_conversions as earlier
-    where
-        conversion.user_id = earlier.user_id
-        and conversion.registration_time = earlier.registration_time
-        and (earlier._load_id, earlier._line_number) < (conversion._load_id, conversion._line_number)
-)
+    {{ registration_key('delivered.user_id', 'delivered.registration_time') }} as registration_key,
+    delivered.user_id,
+    delivered.registration_time,
+    delivered._load_id,
+    delivered._source_file,
+    delivered._line_number,
+    delivered._loaded_at
+from raw_conversions as delivered
+where
+    not exists (
+        select 1
+        from raw_conversions as earlier
+        where
+            delivered.user_id = earlier.user_id
+            and delivered.registration_time = earlier.registration_time
+            and (earlier._load_id, earlier._line_number) < (delivered._load_id, delivered._line_number)
+    )

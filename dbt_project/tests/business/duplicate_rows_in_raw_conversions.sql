@@ -8,7 +8,7 @@ with load_audits as (
 select
     load_audits._load_id,
     load_audits._source_file,
-    copy.line_number as _line_number
+    copied.line_number as _line_number
 from load_audits
-cross join lateral unnest(load_audits.later_copy_lines) as copy (line_number)
+cross join lateral unnest(load_audits.later_copy_lines) as copied (line_number)
 where {{ latest_run_loads_filter('load_audits._load_id', ref('audit_registration_loads')) }}

@@ -11,9 +11,9 @@ with per_registration as (
         {{ credit_sums() }},
         count(*) filter (
             where num_nulls({{ credit_columns }}) > 0
-               or least({{ credit_columns }}) < 0
-               or greatest({{ credit_columns }}) > 1.0 + 1e-9
-               or greatest({{ credit_columns }}) <= 0
+            or least({{ credit_columns }}) < 0
+            or greatest({{ credit_columns }}) > 1.0 + 1e-9
+            or greatest({{ credit_columns }}) <= 0
         ) as bad_rows
     from {{ ref('attribution_credits') }}
     where {{ latest_run_rows_filter() }}
@@ -23,6 +23,6 @@ with per_registration as (
 select *
 from per_registration
 where bad_rows > 0
-   {% for model in models %}
-   or abs({{ model }} - 1.0) > 1e-9
-   {% endfor %}
+    {% for model in models %}
+        or abs({{ model }} - 1.0) > 1e-9
+    {% endfor %}

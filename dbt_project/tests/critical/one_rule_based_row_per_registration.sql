@@ -13,16 +13,20 @@ with new_registrations as (
 ),
 
 recomputed_attribution as (
-    select registration_key, channel
+    select
+        registration_key,
+        channel
     from {{ ref('registration_attribution') }}
     where {{ latest_run_rows_filter() }}
 ),
 
 recomputed_rule_based_credits as (
-    select registration_key, channel
+    select
+        registration_key,
+        channel
     from {{ ref('attribution_credits') }}
     where rule_based_credit > 0
-      and {{ latest_run_rows_filter() }}
+        and {{ latest_run_rows_filter() }}
 ),
 
 all_registrations as not materialized (
@@ -30,39 +34,70 @@ all_registrations as not materialized (
 ),
 
 all_attribution as not materialized (
-    select registration_key, channel from {{ ref('registration_attribution') }}
+    select
+        registration_key,
+        channel
+    from {{ ref('registration_attribution') }}
 ),
 
 all_rule_based_credits as not materialized (
-    select registration_key, channel from {{ ref('attribution_credits') }} where rule_based_credit > 0
+    select
+        registration_key,
+        channel
+    from {{ ref('attribution_credits') }}
+    where rule_based_credit > 0
 )
 
-select r.registration_key, 'registration without an attribution' as problem
-from new_registrations as r
-where not exists (select 1 from all_attribution as a where a.registration_key = r.registration_key)
+select
+    new_registrations.registration_key,
+    'registration without an attribution' as problem
+from new_registrations
+where
+    not exists (
+        select 1
+        from all_attribution
+        where new_registrations.registration_key = all_attribution.registration_key
+    )
 
 union all
 
-select a.registration_key, 'attribution without a registration'
-from recomputed_attribution as a
-where not exists (select 1 from all_registrations as r where r.registration_key = a.registration_key)
+select
+    recomputed_attribution.registration_key,
+    'attribution without a registration' as problem
+from recomputed_attribution
+where
+    not exists (
+        select 1
+        from all_registrations
+        where recomputed_attribution.registration_key = all_registrations.registration_key
+    )
 
 union all
 
-select a.registration_key, 'attribution without a rule-based credit on its channel'
-from recomputed_attribution as a
-where not exists (
-    select 1
-    from all_rule_based_credits as c
-    where c.registration_key = a.registration_key and c.channel = a.channel
-)
+select
+    recomputed_attribution.registration_key,
+    'attribution without a rule-based credit on its channel' as problem
+from recomputed_attribution
+where
+    not exists (
+        select 1
+        from all_rule_based_credits
+        where
+            recomputed_attribution.registration_key = all_rule_based_credits.registration_key
+            and recomputed_attribution.channel = all_rule_based_credits.channel
+    )
 
 union all
 
-select c.registration_key, 'rule-based credit off the attribution''s channel'
-from recomputed_rule_based_credits as c
-where not exists (
-    select 1
-    from all_attribution as a
-    where a.registration_key = c.registration_key and a.channel = c.channel
-)
+select
+    recomputed_rule_based_credits.registration_key,
+    'rule-based credit off the attribution''s channel' as problem
+from recomputed_rule_based_credits
+where
+    not exists (
+        select 1
+        from all_attribution
+        where
+            recomputed_rule_based_credits.registration_key = all_attribution.registration_key
+            and recomputed_rule_based_credits.channel = all_attribution.channel
+    )

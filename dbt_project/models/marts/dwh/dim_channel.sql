@@ -38,7 +38,8 @@ seen_mediums as (
     {% if is_incremental() %}
         where _load_id > {{ max_value(this, '_sessions_load_id') }}
         union
-        select channel from {{ this }} where has_sessions
+        select channel from {{ this }}
+        where has_sessions
     {% endif %}
 ),
 

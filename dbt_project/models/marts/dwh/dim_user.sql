@@ -44,9 +44,11 @@ registrations as not materialized (
 
 {% if is_incremental() %}
     changed_users as (
-        select user_id from sessions where _load_id > {{ sessions_wm }}
+        select user_id from sessions
+        where _load_id > {{ sessions_wm }}
         union
-        select user_id from registrations where _load_id > {{ registrations_wm }}
+        select user_id from registrations
+        where _load_id > {{ registrations_wm }}
     ),
 {% endif %}
 

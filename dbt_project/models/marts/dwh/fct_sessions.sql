@@ -36,32 +36,36 @@
 {% set stg_sessions_delivered = ref('stg_sessions_delivered') %}
 {% set taken = '_load_id <= ' ~ last_load_taken(ref('audit_load_batches'), 'sessions_load_id') %}
 {% if is_incremental() %}
-with new_sessions as (
-    -- the new loads' distinct sessions in key order, so that the probes below walk the unique index in order
-    {{ first_session_occurrences(stg_sessions_delivered, '_load_id > ' ~ max_value(this, '_load_id') ~ ' and ' ~ taken) }}
-)
+    -- new_sessions: the new loads' distinct sessions in key order, so that the probes below walk the unique
+    -- index in order
+    with new_sessions as (
+        {{ first_session_occurrences(
+            stg_sessions_delivered, '_load_id > ' ~ max_value(this, '_load_id') ~ ' and ' ~ taken
+        ) }}
+    )
 
-select
-    new_sessions.user_id,
-    new_sessions.time_started,
-    new_sessions.session_date,
-    new_sessions.is_paid,
-    new_sessions.medium,
-    new_sessions._load_id,
-    new_sessions._line_number
-from new_sessions
--- one probe of the unique index per new session (LIMIT keeps Postgres from hashing all stored sessions)
-left join lateral (
-    select true as is_known
-    from {{ this }} as known
-    where
-        new_sessions.user_id = known.user_id
-        and new_sessions.time_started = known.time_started
-        and new_sessions.medium = known.medium
-        and new_sessions.is_paid = known.is_paid
-    limit 1
-) as stored on true
-where stored.is_known is null
+    select
+        new_sessions.user_id,
+        new_sessions.time_started,
+        new_sessions.session_date,
+        new_sessions.is_paid,
+        new_sessions.medium,
+        new_sessions._load_id,
+        new_sessions._line_number
+    from new_sessions
+    -- one probe of the unique index per new session (LIMIT keeps Postgres from hashing all stored sessions)
+    left join lateral (
+        select true as is_known
+        from {{ this }} as known
+        where
+            new_sessions.user_id = known.user_id
+            and new_sessions.time_started = known.time_started
+            and new_sessions.medium = known.medium
+            and new_sessions.is_paid = known.is_paid
+        -- an existence probe: any row will do
+        limit 1  -- noqa: AM09
+    ) as stored_session on true
+    where stored_session.is_known is null
 {% else %}
 select
     user_id,

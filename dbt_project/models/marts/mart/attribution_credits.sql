@@ -142,9 +142,8 @@ select
         0
     ) as position_based_credit,
     count(*) filter (
-        where
-            (channel != '{{ direct }}' and non_direct_so_far = non_direct_touches)
-            or (non_direct_touches = 0 and position = n)
+        where (channel != '{{ direct }}' and non_direct_so_far = non_direct_touches)
+        or (non_direct_touches = 0 and position = n)
     )::double precision as last_non_direct_credit,
     {{ load_watermarks(ref('fct_sessions'), ref('fct_registrations')) }}
 from (

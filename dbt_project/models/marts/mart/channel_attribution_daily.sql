@@ -55,12 +55,13 @@ select
     daily_credits.channel,
     model_credit.registrations
 from daily_credits
-cross join lateral (
-    values
-    {% for model in attribution_models() %}
-        ('{{ model }}', daily_credits.{{ model }}){{ "," if not loop.last }}
-    {% endfor %}
-) as model_credit (model, registrations)
+cross join
+    lateral (
+        values
+        {% for model in attribution_models() %}
+            ('{{ model }}', daily_credits.{{ model }}){{ "," if not loop.last }}
+        {% endfor %}
+    ) as model_credit (model, registrations)
 where model_credit.registrations > 0
 union all
 select

@@ -88,13 +88,17 @@ session_channels as (
                 select jsonb_object_agg(medium_to_rule_channel.medium, medium_to_rule_channel.channel)
                 from medium_to_rule_channel
             ) ->> sessions.medium,
-            (select rules.label from rules where rules.medium is null order by rules.priority asc limit 1)
+            (
+                select rules.label from rules
+                where rules.medium is null
+                order by rules.priority asc limit 1
+            )
         ) as channel
     from sessions
     {% if is_incremental() %}
         where sessions.session_date in ({{ changed_day_list }})
     {% endif %}
-    order by user_id asc, activity_date asc, channel asc
+    order by sessions.user_id asc, activity_date asc, channel asc
 ),
 
 sessions_per_user_day as (

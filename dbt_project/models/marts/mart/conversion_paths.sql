@@ -11,7 +11,10 @@ select
     array_to_string(steps, ' > ') as path,
     steps,
     cardinality(steps) as path_length,
-    array(select distinct unnest(steps) order by 1) as channels,
+    array(
+        select distinct unnest(steps) as step
+        order by step
+    ) as channels,
     count(registration_key) as converting,
     count(*) - count(registration_key) as non_converting,
     count(registration_key)::double precision / count(*) as conversion_rate,

@@ -97,7 +97,10 @@ effects as (
         base.p as conversion_probability
     from channels
     inner join conversion as removed on channels.channel = removed.removed
-    cross join (select conversion.p from conversion where conversion.removed = '(none)') as base
+    cross join (
+        select conversion.p from conversion
+        where conversion.removed = '(none)'
+    ) as base
 ),
 
 converting_paths as (

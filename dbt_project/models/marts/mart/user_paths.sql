@@ -70,8 +70,8 @@ converting_touches as (
         time_started,
         medium,
         is_paid,
-        medium is distinct from lag(medium) over (
-            partition by registration_key order by {{ touch_order }}
+        (
+            medium is distinct from lag(medium) over (partition by registration_key order by {{ touch_order }})
         ) as starts_step
     from registration_touches
     where
@@ -99,7 +99,7 @@ non_converting_touches as (
         time_started,
         medium,
         is_paid,
-        medium is distinct from lag(medium) over (partition by user_id order by {{ touch_order }})
+        (medium is distinct from lag(medium) over (partition by user_id order by {{ touch_order }}))
             as starts_step
     from sessions
     where

@@ -26,10 +26,16 @@ select
     now() as taken_at
 from committed
 {% if is_incremental() %}
-where not exists (
-    select 1
-    from (select * from {{ this }} order by taken_at desc limit 1) as latest
-    where latest.sessions_load_id = committed.sessions_load_id
-      and latest.registrations_load_id = committed.registrations_load_id
-)
+    where
+        not exists (
+            select 1
+            from (
+                select * from {{ this }}
+                order by taken_at desc
+                limit 1
+            ) as latest
+            where
+                committed.sessions_load_id = latest.sessions_load_id
+                and committed.registrations_load_id = latest.registrations_load_id
+        )
 {% endif %}
