@@ -26,8 +26,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt pyproj
 	$(BIN)/python -m growth_analytics.transform.elementary deps
 	touch $@
 
-lint: install  ## ruff
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+lint: install  ## ruff; sqlfluff over dbt_project (its test builds a small warehouse for the dbt templater)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/pytest -q tests/test_sql_lint.py
 
 bench: install  ## benchmark at 10M sessions (minutes; results in results/)
 	$(BIN)/growth bench
