@@ -53,8 +53,8 @@ SERVER_SETTINGS: dict[str, str | int] = {
     # The models' statements are few and large or many and small: JIT compilation costs more than it saves.
     "jit": "off",
     # Two dbt threads already keep both cores busy: a parallel plan for one node takes its workers' CPU from
-    # the node beside it. Statements stay serial unless a model opts in (macro set_work_mem), and serial
-    # plans pick merge joins of index-only scans where parallel ones hash whole tables.
+    # the node beside it. Statements stay serial unless a model opts in (macro tune_postgres_session), and
+    # serial plans pick merge joins of index-only scans where parallel ones hash whole tables.
     "max_parallel_workers_per_gather": 0,
 }
 
