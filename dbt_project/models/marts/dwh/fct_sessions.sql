@@ -16,8 +16,8 @@
   One row per distinct session; its grain (user_id, time_started, medium, is_paid) is the key, enforced by
   a unique index that also serves the attribution's lookups of a user's sessions by time. No surrogate key:
   hashing ten million keys costs more than it buys. Lineage is the load and line of the first occurrence;
-  the load's file and time are in audit_session_loads and raw.load_ledger (per row they made the table a
-  third wider, and every scan of it slower).
+  the load's file and time are in audit_session_loads and raw.load_ledger (per row they would widen the
+  table and slow every scan of it).
   Only loads up to the last one the build takes in (audit_load_batches), as for the session audit.
   Full build: the first occurrence of every distinct session among those delivered rows (one sort), stored
   in key order. Incremental runs append the sessions whose first occurrence is in a load newer than any
