@@ -11,7 +11,8 @@ help:  ## list the targets
 run: install  ## the main job: embedded Postgres, load data/, growth_etl in Airflow, print the report
 	$(BIN)/growth run
 
-test: install  ## the whole test suite (starts its own Postgres)
+test: install  ## ruff, then the whole test suite, sqlfluff included (starts its own Postgres)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 install: $(VENV)/.installed  ## virtualenv with the pinned requirements and the project
