@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -354,3 +355,26 @@ def test_airflow_env_builds_the_connection_from_the_warehouse_url(tmp_path: Path
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{tmp_path / 'airflow.db'}"
+
+
+def test_growth_run_with_a_broken_dbt_project_says_so_without_a_traceback(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(
+        dbt.dbt_project_dir(), project / "dbt_project", ignore=shutil.ignore_patterns("target", "logs")
+    )
+    for name in ("dags", "docker"):
+        shutil.copytree(PROJECT_DIR / name, project / name)
+    broken = project / "dbt_project" / "models" / "marts" / "dwh" / "dim_date.sql"
+    broken.write_text("select 1 as x from {{ ref('no_such_model') }}\n")
+    env = {
+        **os.environ,
+        "GROWTH_PROJECT_DIR": str(project),
+        "GROWTH_STATE_DIR": str(tmp_path / "state"),
+        "GROWTH_WAREHOUSE_URL": "postgresql://growth:secret@127.0.0.1:1/growth",
+    }
+    growth = Path(sys.executable).with_name("growth")
+    run = subprocess.run([str(growth), "run"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "growth run: dbt parse failed" in run.stderr
+    assert "no_such_model" in run.stdout + run.stderr
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -134,7 +135,11 @@ def run(data_dir: Path | None = None) -> int:
     _say(f"landing folder {landing}")
 
     _say("dbt manifest ...")
-    airflow_env.prepare_manifest(url)
+    try:
+        airflow_env.prepare_manifest(url)
+    except subprocess.CalledProcessError as exc:
+        print(f"growth run: dbt parse failed (exit {exc.returncode}); its errors are above", file=sys.stderr)
+        return 1
     home = airflow_env.airflow_home()
     _say(f"Airflow metadata database in {home} ...")
     airflow_env.migrate(url, home)
