@@ -5,7 +5,8 @@
   `keys`: fact column -> expression over the raw row `raw_row`, the columns of the fact's index the probes use.
 #}
 {% macro later_copies_from_fact(raw, fact, audited, taken, keys) %}
-    with not_stored as (
+    -- materialised: the anti-join runs first, whatever the statistics, and the probes see its few rows
+    with not_stored as materialized (
         select
             {%- for column, expression in keys.items() %}
             {{ expression }} as {{ column }},

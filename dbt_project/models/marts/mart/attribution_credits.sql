@@ -76,10 +76,15 @@ touches as (
         {{ touch_weight }} as weight,
         sum({{ touch_weight }}) over touch_order as total_weight
     from registrations
-    left join registration_touches
-        on
-            registrations.registration_key = registration_touches.registration_key
-            and registration_touches.is_in_lookback
+    {%- if is_incremental() %}
+        left join {{ touches_probe('registrations', 'registration_touches') }} as registration_touches
+            on registration_touches.is_in_lookback
+    {%- else %}
+        left join registration_touches
+            on
+                registrations.registration_key = registration_touches.registration_key
+                and registration_touches.is_in_lookback
+    {%- endif %}
     window
         -- one window for all (a single sort): row_number follows the order, count and sum see the whole
         -- registration through the frame

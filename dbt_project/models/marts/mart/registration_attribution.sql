@@ -57,16 +57,18 @@ rules as (
 
 touches as (
     select
-        registration_key,
-        registration_time,
-        time_started,
-        medium,
-        is_paid
-    from registration_touches
-    {#- A full build takes every registration's touches: there the filter, a join with all registrations,
+        registration_touches.registration_key,
+        registration_touches.registration_time,
+        registration_touches.time_started,
+        registration_touches.medium,
+        registration_touches.is_paid
+    {#- A full build takes every registration's touches: there a filter, a join with all registrations,
         only costs time, and Postgres made it an inner join ahead of the sessions. #}
     {%- if is_incremental() %}
-        where registration_key in (select registrations.registration_key from registrations)
+        from registrations
+        inner join {{ touches_probe('registrations', 'registration_touches') }} as registration_touches on true
+    {%- else %}
+        from registration_touches
     {%- endif %}
 ),
 
