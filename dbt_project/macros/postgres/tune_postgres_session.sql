@@ -3,7 +3,9 @@
   own transaction only (its select and its index builds). Values come from the vars of the "Postgres
   tuning" block in dbt_project.yml; docs/performance.md has the measurements behind them.
 #}
-{% macro tune_postgres_session(work_mem='heavy_work_mem', parallel=true, index_work_mem=none, index_workers=0) -%}
+{% macro tune_postgres_session(
+    work_mem='heavy_work_mem', parallel=true, index_work_mem=none, index_workers=0, plans_off=()
+) -%}
     -- sorts and hashes of millions of rows in memory rather than in temp files
     set local work_mem = '{{ var(work_mem) }}';
     set local maintenance_work_mem = '{{ var(index_work_mem or work_mem) }}';
@@ -11,6 +13,10 @@
     set local max_parallel_maintenance_workers = {{ index_workers }};
     -- few, large statements: compiling their expressions does not pay back
     set local jit = off;
+    {%- for plan in plans_off %}
+    -- a plan the model's estimates would wrongly favour (the model says which and why)
+    set local enable_{{ plan }} = off;
+    {%- endfor %}
     {%- if parallel %}
     -- models on the build's critical path: Postgres' default costs never choose a parallel plan for them
     set local max_parallel_workers_per_gather = {{ var('parallel_workers_per_model') }};

@@ -1,6 +1,11 @@
 {#- nested loops off: the squarings' row counts are estimated at 1 (their HAVING), and nested loops over
     thousands of rows each cost far more than hash joins -#}
-{{ config(tags=['attribution'], pre_hook="set local enable_nestloop = off") }}
+{{
+    config(
+        tags=['attribution'],
+        pre_hook="{{ tune_postgres_session(parallel=false, plans_off=['nestloop']) }}",
+    )
+}}
 {#
   Markov removal effects, from the whole chain (markov_transitions) on every run.
   P: probability of absorption in (conversion) from (start). P-c: the same with every transition into
