@@ -6,11 +6,11 @@ in a process forked from its worker, so it starts with the DAG's code, Cosmos an
 
 from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
 
+# The DAG factory brings the task callables, Airflow's SDK and Cosmos; the loader and dbt are imported only
+# when a task runs.
 PRELOADED_MODULES = (
     "growth_analytics.orchestration.dag_factory",
-    "growth_analytics.orchestration.tasks",
     "growth_analytics.load",
-    "cosmos.operators.local",
     "dbt.cli.main",
     "dbt.adapters.postgres",
 )
