@@ -48,8 +48,11 @@ def postgres_server() -> Iterator[EmbeddedPostgres]:
 
 
 @pytest.fixture
-def warehouse_url(postgres_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A new, empty database owned by the project role; GROWTH_WAREHOUSE_URL points at it."""
-    url = postgres_server.create_database(f"test_{os.getpid()}_{next(_db_counter)}")
+def warehouse_url(postgres_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A new, empty database owned by the project role; GROWTH_WAREHOUSE_URL points at it. Dropped after the
+    test, so the suite's disk use stays that of one test's data, not the sum of all."""
+    name = f"test_{os.getpid()}_{next(_db_counter)}"
+    url = postgres_server.create_database(name)
     monkeypatch.setenv(WAREHOUSE_URL_ENV, url)
-    return url
+    yield url
+    postgres_server.drop_database(name)

@@ -261,15 +261,21 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str) -> str:
         """A new, empty database ``name`` owned by the app role (replacing one of that name); its URL."""
+        port = self.drop_database(name)
+        with psycopg.connect(self.superuser_url(port), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
+            )
+        return self._params(port, APP_ROLE, self._read_meta()["app_password"], name).url()
+
+    def drop_database(self, name: str) -> int:
+        """Drop database ``name`` if it exists, disconnecting its sessions; the server's port."""
         port = self.running_port()
         if port is None:
             raise WarehouseError("the embedded Postgres is not running: start it with `growth db up`")
         with psycopg.connect(self.superuser_url(port), autocommit=True) as admin:
             admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-            admin.execute(
-                sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
-            )
-        return self._params(port, APP_ROLE, self._read_meta()["app_password"], name).url()
+        return port
 
     def _bootstrap(self, port: int) -> None:
         """Create the app role and database once; cheap when they exist."""
