@@ -85,6 +85,8 @@ for dag in bag.dags.values():
             "dbt_node": node.get("unique_id"),
             "outlets": [type(o).__name__ + ":" + getattr(o, "name", "") for o in t.outlets],
             "sql": getattr(t, "sql", None),
+            "poke_interval": getattr(t, "poke_interval", None),
+            "dbt_cmd_flags": getattr(t, "dbt_cmd_flags", None),
             "threads": t.profile_config.profile_mapping.profile_args.get("threads")
             if getattr(t, "profile_config", None) else None,
         }
@@ -118,9 +120,7 @@ def manifest() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-@pytest.fixture(scope="module")
-def parsed(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    home = tmp_path_factory.mktemp("airflow_home")
+def _parse_dag_file(home: Path, execution_mode: str) -> dict[str, Any]:
     # Where the manifest is (the state folder) stays; every other Airflow or warehouse setting goes.
     keep = ("GROWTH_STATE_DIR", "GROWTH_PROJECT_DIR")
     env = {k: v for k, v in os.environ.items() if k in keep or not k.startswith(("AIRFLOW", "GROWTH_"))}
@@ -132,6 +132,7 @@ def parsed(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
             "GROWTH_WAREHOUSE_URL": f"postgresql://growth:x@127.0.0.1:{_closed_port()}/growth",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "GROWTH_DBT_EXECUTION_MODE": execution_mode,
         }
     )
     proc = subprocess.run(
@@ -145,6 +146,18 @@ def parsed(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
     lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE:")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:] + proc.stdout[-3000:]
     return json.loads(lines[-1].removeprefix("PROBE:"))
+
+
+@pytest.fixture(scope="module")
+def parsed(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """growth_etl as `growth run` (airflow dags test) parses it: a dbt invocation per model task."""
+    return _parse_dag_file(tmp_path_factory.mktemp("airflow_home"), "local")
+
+
+@pytest.fixture(scope="module")
+def parsed_watcher(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """growth_etl as a running Airflow parses it (docker/airflow.env): one dbt build per layer."""
+    return _parse_dag_file(tmp_path_factory.mktemp("airflow_home"), "watcher")
 
 
 def test_dag_imports_without_errors_warnings_or_database(parsed: dict[str, Any]) -> None:
@@ -253,6 +266,43 @@ def test_layer_nodes_are_the_tasks_of_each_group(parsed: dict[str, Any], manifes
         tasks = {t for t in parsed["tasks"] if t.startswith(group) and not t.endswith(".critical_checks")}
         assert names and {t.removeprefix(group).rsplit("_", 1)[0] for t in tasks} == names, layer.name
     assert layer_nodes(manifest, ("path:models/no_such_layer",)) == []
+
+
+def test_watcher_mode_builds_and_checks_each_layer_once_and_watches_every_node(
+    parsed: dict[str, Any], parsed_watcher: dict[str, Any], manifest: dict[str, Any]
+) -> None:
+    assert parsed_watcher["import_errors"] == {} and parsed_watcher["attempts"] == []
+    tasks = parsed_watcher["tasks"]
+    assert not [t for t in tasks if t.endswith(".critical_checks")], "the layer's build runs its checks"
+    watched: dict[str, str] = {}
+    groups = [f"dbt_{layer.name}" for layer in LAYERS]
+    for layer, group in zip(LAYERS, groups, strict=True):
+        producer = tasks[f"{group}.dbt_producer_watcher"]
+        assert producer["type"] == "DbtProducerWatcherOperator"
+        assert (producer["select"], producer["exclude"]) == (" ".join(layer.select), "tag:business")
+        assert producer["vars"] == {"disable_dbt_artifacts_autoupload": True}
+        # The build runs the layer's critical tests (buildable: all their parents in the layer), and a failed
+        # build is not retried: a retried build would step aside and let the next layers run.
+        flags = producer["dbt_cmd_flags"]
+        assert flags[flags.index("--indirect-selection") + 1] == "buildable"
+        assert flags[flags.index("test") - 1 : flags.index("test") + 1] == ["--resource-type", "test"]
+        assert producer["retries"] == 0
+        nodes = {t: task for t, task in tasks.items() if t.startswith(group + ".") and task["dbt_node"]}
+        names = {name for _, name in layer_nodes(manifest, layer.select)}
+        assert {manifest["nodes"][task["dbt_node"]]["name"] for task in nodes.values()} == names
+        for task_id, task in nodes.items():
+            assert task["type"].endswith("WatcherOperator") and task["poke_interval"] == 1, task_id
+            watched[task["dbt_node"]] = task_id
+    # Each layer's build (its done gate) comes before every task of the next layer.
+    for before, after in itertools.pairwise(groups):
+        for task_id in (t for t in tasks if t.startswith(after + ".")):
+            assert f"{before}.dbt_producer_watcher_done" in _ancestors(tasks, task_id), (before, task_id)
+    assert f"{groups[-1]}.dbt_producer_watcher_done" in _ancestors(tasks, "business_checks.business_tests")
+    assert "dbt_mart.dbt_producer_watcher_done" in _ancestors(tasks, "attribution_report")
+    local_nodes = {task["dbt_node"] for task in parsed["tasks"].values() if task["dbt_node"]}
+    assert set(watched) == local_nodes
+    outside = {t for t in parsed["tasks"] if not t.startswith("dbt_")}
+    assert outside == {t for t in tasks if not t.startswith("dbt_")}
 
 
 def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:

@@ -4,7 +4,8 @@ metadata), a run triggered through the REST API, then ``growth stack down``.
 The stack runs in this test run's state dir, with its own warehouse and metadata databases on the test
 server and generated day files as its landing folder. In order: a triggered run succeeds with tasks on both
 workers; a finished task's log reads back through the API; clearing one model with its downstream re-runs
-exactly those tasks; ``down`` leaves no process behind (these are marked slow). Without a stack: the
+exactly those tasks; a failed critical test fails its layer's build and stops the layers after it; ``down``
+leaves no process behind (these are marked slow). Without a stack: the
 secrets and the login are generated once into private files, and every component gets one environment.
 """
 
@@ -18,19 +19,24 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
+from dbt_cases import MART_TABLES, duplicate_a_registration, table_contents
 
-from growth_analytics.generate import generate
+from growth_analytics.generate import generate, generate_day
 from growth_analytics.orchestration import stack as growth_stack
 from growth_analytics.orchestration.celery_config import CELERY_CONFIG
 from growth_analytics.ports import free_port
 from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
 DAG = "growth_etl"
+SEED = 7
+SESSIONS = 2_000
+NEW_DAY = date(2020, 7, 1)  # after the generated days
 RUN_TIMEOUT_S = 1200.0
 UP_TIMEOUT_S = 900.0
 
@@ -52,7 +58,7 @@ def running(
     postgres_server: EmbeddedPostgres, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningStack]:
     root = tmp_path_factory.mktemp("stack")
-    generate(root / "landing", sessions=2_000, seed=7, daily=True)
+    generate(root / "landing", sessions=SESSIONS, seed=SEED, daily=True)
     env = {
         **os.environ,
         "GROWTH_WAREHOUSE_URL": postgres_server.create_database(f"stack_{os.getpid()}"),
@@ -113,6 +119,16 @@ def _finished(stack: RunningStack) -> str | None:
     return state if state in ("success", "failed") else None
 
 
+def _task_log(stack: RunningStack, task: str, try_number: int) -> str:
+    response = stack.api.get(
+        f"/dags/{DAG}/dagRuns/{stack.run_id}/taskInstances/{task}/logs/{try_number}",
+        params={"full_content": True},
+        headers={"Accept": "application/json"},
+    )
+    response.raise_for_status()
+    return str(response.json()["content"])
+
+
 def _downstream_closure(tasks: dict[str, list[str]], start: str) -> set[str]:
     seen, todo = {start}, [start]
     while todo:
@@ -162,13 +178,7 @@ def test_a_finished_task_log_reads_back_through_the_api(running: RunningStack) -
     instances = _task_instances(running)
     task = next(t for t, ti in instances.items() if t.endswith("_run") and ti["state"] == "success")
     ti = instances[task]
-    response = running.api.get(
-        f"/dags/{DAG}/dagRuns/{running.run_id}/taskInstances/{task}/logs/{ti['try_number']}",
-        params={"full_content": True},
-        headers={"Accept": "application/json"},
-    )
-    response.raise_for_status()
-    text = str(response.json()["content"])
+    text = _task_log(running, task, ti["try_number"])
     model = task.split(".")[-1].removesuffix("_run")
     assert model in text, text[:2000]
     assert "signature" not in text.lower(), text[:2000]
@@ -216,7 +226,45 @@ def test_clearing_a_model_reruns_exactly_it_and_its_downstream(running: RunningS
     ran_before = {task for task in expected if before[task]["state"] == "success"}
     assert model in ran_before
     assert ran_before <= rerun <= expected, (sorted(rerun - expected), sorted(ran_before - rerun))
-    assert all(after[task]["state"] == before[task]["state"] for task in expected)
+    # A layer's cleared `dbt build` steps aside (skipped): each cleared model's watcher runs its model itself.
+    builds = {task for task in expected if task.endswith(".dbt_producer_watcher")}
+    assert all(after[task]["state"] == "skipped" for task in builds)
+    assert all(after[task]["state"] == before[task]["state"] for task in expected - builds)
+    for task in rerun & {task for task in expected if task.endswith("_run")}:
+        log = _task_log(running, task, after[task]["try_number"])
+        assert "Running model" in log, (task, log[-2000:])
+
+
+def _marts(url: str) -> dict[str, list[tuple]]:
+    return {table: table_contents(url, table) for table in MART_TABLES}
+
+
+@pytest.mark.slow
+def test_a_failed_critical_test_fails_its_layers_build_and_stops_the_layers_after(
+    running: RunningStack,
+) -> None:
+    assert running.run_id, "needs the triggered run"
+    url = running.env["GROWTH_WAREHOUSE_URL"]
+    before = _marts(url)
+    # A duplicate registration key in the fact table, and a new day that would change every mart.
+    duplicate_a_registration(url)
+    landing = Path(running.env["GROWTH_LANDING_DIR"])
+    generate_day(landing, NEW_DAY, sessions=300, seed=SEED, base_sessions=SESSIONS)
+
+    triggered = _growth(running.env, "stack", "trigger", timeout=RUN_TIMEOUT_S)
+    assert triggered.returncode == 1, triggered.stdout + triggered.stderr
+    found = re.search(rf"{DAG} run (\S+) failed in", triggered.stdout)
+    assert found, triggered.stdout
+    running.run_id = found.group(1)
+    instances = _task_instances(running)
+    states = {task: ti["state"] for task, ti in instances.items()}
+    build = "dbt_dwh.dbt_producer_watcher"
+    assert states[build] == "failed" and instances[build]["try_number"] == 1
+    assert "unique" in _task_log(running, build, 1)
+    after_dwh = [t for t in states if t.startswith(("dbt_mart.", "dbt_snapshots.", "business_checks."))]
+    assert after_dwh and {states[t] for t in after_dwh} == {"upstream_failed"}
+    assert states["run_status"] == "failed" and states["dbt_docs"] == "success"
+    assert _marts(url) == before
 
 
 @pytest.mark.slow

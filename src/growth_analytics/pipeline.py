@@ -149,15 +149,7 @@ def run(data_dir: Path | None = None) -> int:
     log_path = log_dir / f"growth_etl_{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
     _say(f"running {airflow_env.DAG_ID} in Airflow (airflow dags test); log: {log_path}")
     with log_path.open("w") as log:
-        proc = airflow_env.run_airflow(
-            ["dags", "test", airflow_env.DAG_ID],
-            url,
-            home,
-            check=False,
-            extra_env=extra_env,
-            stdout=log,
-            stderr=log,
-        )
+        proc = airflow_env.dags_test(url, home, extra_env, stdout=log, stderr=log)
 
     state, tasks = latest_run_tasks(home)
     width = max((len(task_id) for task_id, _, _ in tasks), default=10)

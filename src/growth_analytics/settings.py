@@ -5,6 +5,8 @@
 - ``GROWTH_PROJECT_DIR``: the repository root (defaults to the checkout this package was installed from).
 - ``GROWTH_STATE_DIR``: where local state lives (default ``<project>/.growth``).
 - ``GROWTH_DBT_THREADS``: dbt's threads, for ``dbt`` on the command line and in growth_etl alike.
+- ``GROWTH_DBT_EXECUTION_MODE``: how growth_etl runs its dbt layers: ``local`` (the default, a dbt invocation
+  per model task) or ``watcher`` (one ``dbt build`` per layer watched by a task per model; needs a triggerer).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 WAREHOUSE_URL_ENV = "GROWTH_WAREHOUSE_URL"
 PROJECT_DIR_ENV = "GROWTH_PROJECT_DIR"
 DBT_THREADS_ENV = "GROWTH_DBT_THREADS"
+DBT_EXECUTION_MODE_ENV = "GROWTH_DBT_EXECUTION_MODE"
+DBT_EXECUTION_MODES = ("local", "watcher")
 
 
 def project_dir() -> Path:
@@ -42,6 +46,15 @@ def dbt_project_dir() -> Path:
 def dbt_threads() -> int:
     """dbt's threads (``GROWTH_DBT_THREADS``, default 2 as in dbt_project/profiles.yml)."""
     return int(os.environ.get(DBT_THREADS_ENV) or 2)
+
+
+def dbt_execution_mode() -> str:
+    """``GROWTH_DBT_EXECUTION_MODE``: ``local`` (default) or ``watcher``."""
+    mode = (os.environ.get(DBT_EXECUTION_MODE_ENV) or "local").strip().lower()
+    if mode not in DBT_EXECUTION_MODES:
+        expected = ", ".join(DBT_EXECUTION_MODES)
+        raise ValueError(f"{DBT_EXECUTION_MODE_ENV}={mode!r}: expected one of {expected}")
+    return mode
 
 
 def landing_dir() -> Path:

@@ -206,14 +206,7 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     airflow_env.prepare_manifest(dag_url)
     airflow_env.migrate(dag_url, home)
     started = time.perf_counter()
-    proc = airflow_env.run_airflow(
-        ["dags", "test", airflow_env.DAG_ID],
-        dag_url,
-        home,
-        check=False,
-        extra_env={"GROWTH_LANDING_DIR": str(base)},
-        capture_output=True,
-    )
+    proc = airflow_env.dags_test(dag_url, home, {"GROWTH_LANDING_DIR": str(base)}, capture_output=True)
     dag_seconds = time.perf_counter() - started
     if proc.returncode != 0:
         log = home / "dags_test.log"

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from growth_analytics.private_files import write_private
-from growth_analytics.settings import WAREHOUSE_URL_ENV, project_dir, state_dir
+from growth_analytics.settings import DBT_EXECUTION_MODE_ENV, WAREHOUSE_URL_ENV, project_dir, state_dir
 from growth_analytics.warehouse.url import WarehouseParams
 
 CONN_ID = "growth_warehouse"
@@ -187,6 +187,17 @@ def run_airflow(
     env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")])
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
     return subprocess.run([airflow_executable(), *args], env=env, check=check, text=True, **kwargs)
+
+
+def dags_test(
+    url: str, home: Path | None = None, extra_env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess[str]:
+    """One run of growth_etl in this process tree (``airflow dags test``), with a dbt invocation per task.
+
+    ``dags test`` runs one task at a time, so a watcher task would wait for a ``dbt build`` that never starts.
+    """
+    env = {**(extra_env or {}), DBT_EXECUTION_MODE_ENV: "local"}
+    return run_airflow(["dags", "test", DAG_ID], url, home, check=False, extra_env=env, **kwargs)
 
 
 def migrate(url: str, home: Path | None = None) -> None:

@@ -48,6 +48,7 @@ from growth_analytics.orchestration.tasks import (
     manifest_file,
     raw_alias,
 )
+from growth_analytics.settings import dbt_execution_mode
 from growth_analytics.transform import elementary
 from growth_analytics.warehouse.raw_schema import RAW_DDL
 
@@ -92,11 +93,25 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
         project_name=DBT_PROJECT_NAME,
         install_dbt_deps=False,
     )
+    watcher = dbt_execution_mode() == "watcher"
     execution_config = ExecutionConfig(
-        execution_mode=ExecutionMode.LOCAL,
+        execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.DBT_RUNNER,
+        # A layer's one `dbt build` runs its critical tests too: a failing one skips what is downstream of it
+        # in the layer and fails the build, which (without retries, a retried build steps aside) stops the
+        # next layers. `buildable`: a test runs only in the layer that builds all its parents.
+        setup_operator_args={
+            "dbt_cmd_flags": ["--resource-type", "test", "--indirect-selection", "buildable"],
+            **NO_RETRY,
+        }
+        if watcher
+        else None,
     )
     dbt_task_args: dict[str, Any] = {"vars": dict(TASK_VARS)}
+    layer_args = dict(dbt_task_args)
+    if watcher:
+        # A model's watcher task polls for its result every second: most models take less than Cosmos' 10 s.
+        layer_args["poke_interval"] = 1
     # The check tasks are not rendered by a DbtTaskGroup, which would give them a cache folder for dbt's
     # partial parse: without one, each of them would parse the whole project again.
     checks_cache = Path(cosmos_settings.cache_dir) / f"{dag_id}__checks"
@@ -167,18 +182,18 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
                     source_rendering_behavior=SourceRenderingBehavior.NONE,
                     emit_datasets=True,
                 ),
-                operator_args=dict(dbt_task_args),
+                operator_args=layer_args,
             )
-            leaves = [child for child in group.children.values() if not child.downstream_list]
-            with group:
-                checks = dbt_test_task(
-                    "critical_checks",
-                    select=" ".join(layer.select),
-                    exclude=BUSINESS_TAG,
-                    doc=f"Critical tests of {layer.name} (all but tag:business); failing stops downstream.",
-                )
-            for leaf in leaves:
-                leaf >> checks
+            if not watcher:  # a watcher layer's build runs its critical tests itself
+                leaves = [child for child in group.children.values() if not child.downstream_list]
+                with group:
+                    checks = dbt_test_task(
+                        "critical_checks",
+                        select=" ".join(layer.select),
+                        exclude=BUSINESS_TAG,
+                        doc=f"Critical tests of {layer.name} (not tag:business); failing stops downstream.",
+                    )
+                leaves >> checks
             groups[layer.name] = group
 
         with TaskGroup("business_checks", tooltip="severity warn: never fail the run") as business:
