@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 
-def run_dag_steps_directly(url: str, landing: Path) -> float:
+def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> float:
     """Seconds for growth_etl's steps without Airflow: the same loads and dbt invocations, in order.
 
     dbt runs in-process (dbtRunner) with the tasks' vars, as the DAG's Cosmos tasks do; Elementary's steps
-    are left out on both sides when its package is not installed.
+    are left out on both sides when its package is not installed. ``watcher``: the layers as the watcher
+    mode runs them, one ``dbt build`` of each layer's nodes and critical tests.
     """
     from growth_analytics.load import load_files
     from growth_analytics.orchestration import airflow_env
@@ -36,17 +37,13 @@ def run_dag_steps_directly(url: str, landing: Path) -> float:
     if dbt.elementary_installed():
         invoke("run", "--select", "package:elementary")
     for layer in LAYERS:
+        critical = ("--select", *layer.select, "--exclude", BUSINESS_TAG, "--indirect-selection", "buildable")
+        if watcher:
+            invoke("build", *critical)
+            continue
         for resource_type, name in layer_nodes(manifest, layer.select):
             invoke({"model": "run", "seed": "seed", "snapshot": "snapshot"}[resource_type], "--select", name)
-        invoke(
-            "test",
-            "--select",
-            *layer.select,
-            "--exclude",
-            BUSINESS_TAG,
-            "--indirect-selection",
-            "buildable",
-        )
+        invoke("test", *critical)
     invoke("test", "--select", BUSINESS_TAG)
     invoke("source", "freshness")
     invoke("docs", "generate")
