@@ -273,11 +273,6 @@ def _bench_stack(report: BenchReport, server: Any, work: Path, base: Path, day_d
         # Task seconds beyond the same work done directly, per task instance: what each task costs to run.
         overhead = (first.task_seconds - direct) / len(first.tasks)
         report.record("stack_per_task_overhead_seconds", overhead, "s")
-        report.record(
-            "dags_test_per_task_overhead_seconds",
-            (report.figures["dag_run_seconds"] - direct) / len(first.tasks),
-            "s",
-        )
         report.record("stack_first_run_vs_dags_test", first.duration_s / report.figures["dag_run_seconds"])
         for path in day_dir.iterdir():
             os.link(path, landing / path.name)
