@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from growth_analytics import settings
 from growth_analytics.orchestration import airflow_env
 from growth_analytics.orchestration.layers import LAYERS, layer_nodes
 from growth_analytics.orchestration.tasks import feed_files, landing_files
@@ -382,6 +383,18 @@ def test_landing_files_are_told_by_their_header_and_the_rest_is_reported(
         ),
     ]
     assert feed_files("sessions", tmp_path / "missing") == []
+
+
+def test_an_unknown_execution_mode_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(settings.DBT_EXECUTION_MODE_ENV, "Watcher ")
+    assert settings.dbt_execution_mode() == "watcher"
+    monkeypatch.setenv(settings.DBT_EXECUTION_MODE_ENV, "kubernetes")
+    with pytest.raises(ValueError, match=r"_MODE='kubernetes': expected one of local, watcher"):
+        settings.dbt_execution_mode()
+    monkeypatch.delenv(settings.DBT_EXECUTION_MODE_ENV)
+    assert settings.dbt_execution_mode() == "local"
+    # A running Airflow (the stack, compose, standalone) runs the watcher mode: its settings say so.
+    assert airflow_env.shared_settings()[settings.DBT_EXECUTION_MODE_ENV] == "watcher"
 
 
 def test_airflow_env_builds_the_connection_from_the_warehouse_url(tmp_path: Path) -> None:
