@@ -89,6 +89,12 @@ def run_benchmark(sessions: int, out: Path, register_share: float = BENCH_REGIST
         server.down()
     json_path, md_path = save(report, out)
     print(f"growth bench: saved {json_path} and {md_path}")
+    if report.errors:
+        print(f"growth bench: its data and server are kept for a look: {work}, {server.root}")
+    else:
+        # Every run starts from new data and a new cluster (tens of GB at 10M sessions): nothing to keep.
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(server.root, ignore_errors=True)
     return report
 
 
