@@ -97,9 +97,8 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
     execution_config = ExecutionConfig(
         execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.DBT_RUNNER,
-        # A layer's one `dbt build` runs its critical tests too: a failing one skips what is downstream of it
-        # in the layer and fails the build, which (without retries, a retried build steps aside) stops the
-        # next layers. `buildable`: a test runs only in the layer that builds all its parents.
+        # The layer's build runs its critical tests (in the layer that builds all their parents); it is not
+        # retried, because a retried build steps aside and would let the next layers run after a failure.
         setup_operator_args={
             "dbt_cmd_flags": ["--resource-type", "test", "--indirect-selection", "buildable"],
             **NO_RETRY,
