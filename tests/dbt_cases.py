@@ -206,6 +206,13 @@ def duplicate_a_registration(url: str) -> None:
         conn.execute("insert into dwh.fct_registrations select * from dwh.fct_registrations limit 1")
 
 
+def mart_rows(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every mart, bookkeeping columns included, sorted: to show that nothing changed."""
+    with psycopg.connect(url) as conn:
+        tables = {table: conn.execute(f"select * from {table}").fetchall() for table in MART_TABLES}
+    return {table: sorted(rows, key=repr) for table, rows in tables.items()}
+
+
 # Columns that record when a row was computed (incremental watermarks), not what it says.
 BOOKKEEPING_COLUMNS = ("_sessions_load_id", "_registrations_load_id", "_invocation_id")
 

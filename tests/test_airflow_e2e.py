@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from attribution_reference import MODELS
-from dbt_cases import MART_TABLES, duplicate_a_registration
+from dbt_cases import MART_TABLES, duplicate_a_registration, mart_rows
 from pytest_httpserver import HTTPServer
 
 from growth_analytics import pipeline
@@ -136,14 +136,6 @@ def _assert_marts_match_raw(stack: Stack) -> int:
     return registrations
 
 
-def _state(url: str) -> dict[str, list[tuple]]:
-    with psycopg.connect(url) as conn:
-        return {
-            table: sorted(conn.execute(f"select * from {table}").fetchall(), key=repr)
-            for table in MART_TABLES
-        }
-
-
 def test_first_run_loads_the_landing_folder_and_builds_the_marts(
     stack: Stack, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -213,7 +205,7 @@ def test_critical_failure_fails_the_run_and_keeps_the_marts(
 
 
 def _critical_failure_run(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
-    before = _state(stack.url)
+    before = mart_rows(stack.url)
     registrations_before = _scalar(stack.url, "select count(*) from dwh.fct_registrations")
     # A duplicate registration key in the fact table (a hand edit without its unique index) ...
     duplicate_a_registration(stack.url)
@@ -235,6 +227,6 @@ def _critical_failure_run(stack: Stack, capsys: pytest.CaptureFixture[str]) -> N
     assert "failed task: dbt_dwh.critical_checks" in out
     # The facts took the new day, nothing downstream of the failed checks changed.
     assert _scalar(stack.url, "select count(*) from dwh.fct_registrations") > registrations_before + 1
-    after = _state(stack.url)
+    after = mart_rows(stack.url)
     for table in MART_TABLES:
         assert after[table] == before[table], f"{table} changed"

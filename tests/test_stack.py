@@ -5,8 +5,8 @@ The stack runs in this test run's state dir, with its own warehouse and metadata
 server and generated day files as its landing folder. In order: a triggered run succeeds with tasks on both
 workers; a finished task's log reads back through the API; clearing one model with its downstream re-runs
 exactly those tasks; a failed critical test fails its layer's build and stops the layers after it; ``down``
-leaves no process behind (these are marked slow). Without a stack: the
-secrets and the login are generated once into private files, and every component gets one environment.
+leaves no process behind (these are marked slow). Without a stack: the secrets and the login are generated
+once into private files, and every component gets one environment.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from dbt_cases import MART_TABLES, duplicate_a_registration, table_contents
+from dbt_cases import duplicate_a_registration, mart_rows
 
 from growth_analytics.generate import generate, generate_day
 from growth_analytics.orchestration import stack as growth_stack
@@ -235,17 +235,13 @@ def test_clearing_a_model_reruns_exactly_it_and_its_downstream(running: RunningS
         assert "Running model" in log, (task, log[-2000:])
 
 
-def _marts(url: str) -> dict[str, list[tuple]]:
-    return {table: table_contents(url, table) for table in MART_TABLES}
-
-
 @pytest.mark.slow
 def test_a_failed_critical_test_fails_its_layers_build_and_stops_the_layers_after(
     running: RunningStack,
 ) -> None:
     assert running.run_id, "needs the triggered run"
     url = running.env["GROWTH_WAREHOUSE_URL"]
-    before = _marts(url)
+    before = mart_rows(url)
     # A duplicate registration key in the fact table, and a new day that would change every mart.
     duplicate_a_registration(url)
     landing = Path(running.env["GROWTH_LANDING_DIR"])
@@ -264,7 +260,7 @@ def test_a_failed_critical_test_fails_its_layers_build_and_stops_the_layers_afte
     after_dwh = [t for t in states if t.startswith(("dbt_mart.", "dbt_snapshots.", "business_checks."))]
     assert after_dwh and {states[t] for t in after_dwh} == {"upstream_failed"}
     assert states["run_status"] == "failed" and states["dbt_docs"] == "success"
-    assert _marts(url) == before
+    assert mart_rows(url) == before
 
 
 @pytest.mark.slow

@@ -246,10 +246,14 @@ class EmbeddedPostgres:
             self._pg("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.pgdata), timeout=90)
             return True
 
-    def url(self, port: int | None = None) -> str:
-        port = port or self.running_port()
+    def _port_of_running_server(self) -> int:
+        port = self.running_port()
         if port is None:
             raise WarehouseError("the embedded Postgres is not running: start it with `growth db up`")
+        return port
+
+    def url(self, port: int | None = None) -> str:
+        port = port or self._port_of_running_server()
         return self._params(port, APP_ROLE, self._read_meta()["app_password"], APP_DB).url()
 
     def superuser_url(self, port: int) -> str:
@@ -261,21 +265,18 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str) -> str:
         """A new, empty database ``name`` owned by the app role (replacing one of that name); its URL."""
-        port = self.drop_database(name)
+        self.drop_database(name)
+        port = self._port_of_running_server()
         with psycopg.connect(self.superuser_url(port), autocommit=True) as admin:
             admin.execute(
                 sql.SQL("create database {} owner {}").format(sql.Identifier(name), sql.Identifier(APP_ROLE))
             )
         return self._params(port, APP_ROLE, self._read_meta()["app_password"], name).url()
 
-    def drop_database(self, name: str) -> int:
-        """Drop database ``name`` if it exists, disconnecting its sessions; the server's port."""
-        port = self.running_port()
-        if port is None:
-            raise WarehouseError("the embedded Postgres is not running: start it with `growth db up`")
-        with psycopg.connect(self.superuser_url(port), autocommit=True) as admin:
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` if it exists, disconnecting its sessions."""
+        with psycopg.connect(self.superuser_url(self._port_of_running_server()), autocommit=True) as admin:
             admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        return port
 
     def _bootstrap(self, port: int) -> None:
         """Create the app role and database once; cheap when they exist."""
