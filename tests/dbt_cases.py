@@ -32,9 +32,11 @@ MART_TABLES = (
     "mart.channel_performance",
     "mart.user_paths",
     "mart.conversion_paths",
+    "mart.path_registrations_daily",
     "mart.conversion_paths_monthly",
     "mart.markov_transitions",
     "mart.markov_channel_attribution",
+    "mart.markov_channel_set_credits",
     "mart.markov_credits",
 )
 

@@ -21,6 +21,7 @@ select
     sessions.time_started,
     sessions.medium,
     sessions.is_paid,
+    sessions._load_id as session_load_id,
     {{ hours_between('registrations.registration_time', 'sessions.time_started') }} as hours_before_registration,
     sessions.time_started
     >= registrations.registration_time - {{ hours(var('attribution_lookback_days') * 24) }} as is_in_lookback

@@ -3,8 +3,8 @@
   Registrations per day, model and channel: the sum of the credits (fractional for multi-touch), one row
   per model that credits the channel that day. The credits are summed per day and channel first, then
   turned into rows: a few thousand rows to unpivot instead of millions.
-  Model markov: the registrations per day and path (user_paths), times each channel's credit for that path
-  (macro markov_credits) -- the sum of the per-registration credits of markov_credits.
+  Model markov: the registrations per day and path (path_registrations_daily), times each channel's credit for that path's set
+  of channels (markov_channel_set_credits) -- the sum of the per-registration credits of markov_credits.
 #}
 with
 
@@ -12,12 +12,12 @@ credits as (
     select * from {{ ref('attribution_credits') }}
 ),
 
-paths as (
-    select * from {{ ref('user_paths') }}
+path_registrations as (
+    select * from {{ ref('path_registrations_daily') }}
 ),
 
-removal_effects as (
-    select * from {{ ref('markov_channel_attribution') }}
+set_credits as (
+    select * from {{ ref('markov_channel_set_credits') }}
 ),
 
 daily_credits as (
@@ -29,24 +29,14 @@ daily_credits as (
     group by registration_date, channel
 ),
 
-daily_paths as (
-    select
-        registration_date,
-        steps,
-        count(*) as registrations
-    from paths
-    where registration_key is not null
-    group by registration_date, steps
-),
-
 markov_daily as (
     select
-        daily_paths.registration_date,
-        path_credit.channel,
-        sum(daily_paths.registrations * path_credit.credit) as registrations
-    from daily_paths
-    cross join lateral {{ markov_credits('daily_paths.steps', 'removal_effects') }} as path_credit
-    group by daily_paths.registration_date, path_credit.channel
+        path_registrations.registration_date,
+        set_credits.channel,
+        sum(path_registrations.registrations * set_credits.markov_credit) as registrations
+    from path_registrations
+    inner join set_credits on path_registrations.channels = set_credits.channels
+    group by path_registrations.registration_date, set_credits.channel
 )
 
 select

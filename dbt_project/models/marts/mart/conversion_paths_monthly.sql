@@ -5,8 +5,8 @@
 #}
 with
 
-paths as (
-    select * from {{ ref('user_paths') }}
+path_registrations as (
+    select * from {{ ref('path_registrations_daily') }}
 ),
 
 monthly as (
@@ -14,9 +14,9 @@ monthly as (
         date_trunc('month', registration_date)::date as month_start,
         array_to_string(steps, ' > ') as path,
         cardinality(steps) as path_length,
-        count(*) as registrations
-    from paths
-    where registration_key is not null and cardinality(steps) > 0
+        sum(registrations)::bigint as registrations
+    from path_registrations
+    where cardinality(steps) > 0
     group by month_start, steps
 ),
 
