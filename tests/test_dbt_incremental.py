@@ -11,9 +11,14 @@ from dbt_cases import (
     BIG,
     DWH_TABLES,
     MART_TABLES,
+    D,
+    H,
+    R,
     query,
     run_dbt_in,
     table_contents,
+    ts,
+    write_csv,
     write_edge_case_files,
 )
 
@@ -111,3 +116,44 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
     assert channels == {
         (r.user_id, r.registration_time): res.channel for r, res in expected.rule_based.items()
     }
+
+
+def test_a_path_nobody_takes_any_more(warehouse_url: str, tmp_path: Path) -> None:
+    """conversion_path_totals is kept by difference: when the only user on a path registers (before any of
+    their sessions, so the registration has no path), the path's row drops to zeros and leaves
+    conversion_paths; the builds after it do not subtract that user again."""
+    sessions_header, registrations_header = "user_id,time_started,is_paid,medium", "user_id,registration_time"
+    only, other = BIG + 900, BIG + 901
+    first = tmp_path / "first"
+    first.mkdir()
+    write_csv(
+        first / "sessions.csv",
+        sessions_header,
+        [
+            (only, ts(R + n * H), "false", medium)
+            for n, medium in enumerate(["EMAIL", "SOCIAL", "EMAIL", "DISPLAY"])
+        ]
+        + [(other, ts(R), "false", "DIRECT")],
+    )
+    write_csv(first / "conversions.csv", registrations_header, [(other, ts(R + D))])
+    second = tmp_path / "second"
+    second.mkdir()
+    write_csv(second / "conversions.csv", registrations_header, [(only, ts(R - D))])
+    third = tmp_path / "third"
+    third.mkdir()
+    write_csv(third / "sessions.csv", sessions_header, [(other, ts(R + 2 * D), "false", "DIRECT")])
+
+    target = tmp_path / "target"
+    path_counts = "select converting, non_converting from mart.conversion_path_totals where path = '{}'"
+    lonely_path = "EMAIL > SOCIAL > EMAIL > DISPLAY"
+    for number, folder in enumerate((first, second, third)):
+        assert all(r.load_id is not None for r in load_files([folder], url=warehouse_url))
+        build = run_dbt_in(target, "build", check=False)
+        assert build.returncode == 0, f"build {number}: {build.stdout[-3000:]}"
+        expected = [(0, 1)] if folder is first else [(0, 0)]
+        assert query(warehouse_url, path_counts.format(lonely_path)) == expected, f"after build {number}"
+    assert not query(warehouse_url, f"select from mart.conversion_paths where path = '{lonely_path}'")
+    incremental = table_contents(warehouse_url, "mart.conversion_paths")
+    run_dbt_in(target, "build", "--full-refresh")
+    assert table_contents(warehouse_url, "mart.conversion_paths") == incremental
+    assert not query(warehouse_url, path_counts.format(lonely_path))
