@@ -17,8 +17,8 @@
   add up, instead of grouping every registration's path on each run.
   Incremental runs recount the days of the registrations whose touches may have changed (macro
   registrations_in_scope: new registrations, and those of users with a new session before them); a
-  registration's path changes with nothing else. Watermarks are user_paths' own,
-  so a day recounted while user_paths lags behind the facts is recounted again once it has caught up.
+  registration's path changes with nothing else. Watermarks are user_paths' own, so a day recounted while
+  user_paths lags behind the facts is recounted again once it has caught up.
 #}
 {% set user_paths = ref('user_paths') %}
 {% set fct_registrations = ref('fct_registrations') %}
