@@ -27,14 +27,9 @@
         select registration_date from {{ ref('registration_attribution') }}
         where _sessions_load_id > {{ sessions_wm }} or _registrations_load_id > {{ registrations_wm }}
     {% endset %}
-    {#- Read at compile time, like the watermarks: as literals the few changed days filter the scans of
-        fct_sessions and registration_attribution directly (as a subquery, Postgres planned a join of
-        every session with the channels before filtering). -#}
-    {% set changed_days = run_query(changed_days_query).columns[0].values() if execute else [] %}
-    {% set changed_day_list %}
-        {%- for day in changed_days %}'{{ day }}'::date{{ ", " if not loop.last }}{% endfor -%}
-        {{- "null::date" if not changed_days -}}
-    {% endset %}
+    {#- as literals the few changed days filter the scans of fct_sessions and registration_attribution
+        directly (as a subquery, Postgres planned a join of every session with the channels first) -#}
+    {% set changed_day_list = date_literals(changed_days_query) %}
 {% endif %}
 
 with

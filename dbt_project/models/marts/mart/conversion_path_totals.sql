@@ -29,13 +29,7 @@
 {% set paths_wm = stored_watermarks(user_paths) %}
 {% if is_incremental() %}
     {% set totals_wm = stored_watermarks(this) %}
-    {% set users_in_scope %}
-        select user_id from {{ fct_sessions }}
-        where _load_id > {{ totals_wm[0] }} and _load_id <= {{ paths_wm[0] }}
-        union
-        select user_id from {{ fct_registrations }}
-        where _load_id > {{ totals_wm[1] }} and _load_id <= {{ paths_wm[1] }}
-    {% endset %}
+    {% set users_in_scope = users_with_new_loads(fct_sessions, fct_registrations, totals_wm, up_to=paths_wm) %}
 {% endif %}
 
 with

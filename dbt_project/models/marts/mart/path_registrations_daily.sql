@@ -29,8 +29,7 @@
         select distinct registration_date
         from ({{ registrations_in_scope(fct_registrations, fct_sessions) }}) as registrations
     {% endset %}
-    {#- literals, as in channel_performance: the few changed days filter the scan of user_paths -#}
-    {% set changed_days = run_query(changed_days_query).columns[0].values() if execute else [] %}
+    {% set changed_day_list = date_literals(changed_days_query) %}
 {% endif %}
 
 with
@@ -50,9 +49,6 @@ from paths
 where
     registration_key is not null
     {%- if is_incremental() %}
-        and registration_date in (
-            {%- for day in changed_days %}'{{ day }}'::date{{ ", " if not loop.last }}{% endfor -%}
-            {{- "null::date" if not changed_days -}}
-        )
+        and registration_date in ({{ changed_day_list }})
     {%- endif %}
 group by registration_date, steps

@@ -29,15 +29,9 @@
 -- depends_on: {{ ref('audit_registration_loads') }}
 {% set fct_sessions = ref('fct_sessions') %}
 {% set fct_registrations = ref('fct_registrations') %}
-{% set users_in_scope = none %}
-{% if is_incremental() %}
-    {% set sessions_wm, registrations_wm = stored_watermarks(this) %}
-    {% set users_in_scope %}
-        select user_id from {{ fct_sessions }} where _load_id > {{ sessions_wm }}
-        union
-        select user_id from {{ fct_registrations }} where _load_id > {{ registrations_wm }}
-    {% endset %}
-{% endif %}
+{% set users_in_scope = (
+    users_with_new_loads(fct_sessions, fct_registrations, stored_watermarks(this)) if is_incremental() else none
+) %}
 
 with paths as (
     {{ user_path_rows(fct_registrations, fct_sessions, ref('int_registration_touches'), users=users_in_scope) }}
