@@ -21,7 +21,7 @@ import pytest
 
 from growth_analytics import settings
 from growth_analytics.orchestration import airflow_env
-from growth_analytics.orchestration.layers import LAYERS, layer_nodes
+from growth_analytics.orchestration.layers import LAYERS, WHOLE_PROJECT, layer_nodes
 from growth_analytics.orchestration.tasks import feed_files, landing_files
 from growth_analytics.transform import dbt
 from growth_analytics.warehouse.url import WarehouseParams
@@ -157,7 +157,7 @@ def parsed(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def parsed_watcher(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """growth_etl as a running Airflow parses it (docker/airflow.env): one dbt build per layer."""
+    """growth_etl as a running Airflow parses it (docker/airflow.env): one dbt build of the whole project."""
     return _parse_dag_file(tmp_path_factory.mktemp("airflow_home"), "watcher")
 
 
@@ -269,39 +269,43 @@ def test_layer_nodes_are_the_tasks_of_each_group(parsed: dict[str, Any], manifes
     assert layer_nodes(manifest, ("path:models/no_such_layer",)) == []
 
 
-def test_watcher_mode_builds_and_checks_each_layer_once_and_watches_every_node(
+def test_watcher_mode_builds_and_checks_the_project_once_and_watches_every_node(
     parsed: dict[str, Any], parsed_watcher: dict[str, Any], manifest: dict[str, Any]
 ) -> None:
     assert parsed_watcher["import_errors"] == {} and parsed_watcher["attempts"] == []
     tasks = parsed_watcher["tasks"]
-    assert not [t for t in tasks if t.endswith(".critical_checks")], "the layer's build runs its checks"
+    assert not [t for t in tasks if t.endswith(".critical_checks")], "the build runs the critical tests"
+    group = f"dbt_{WHOLE_PROJECT.name}"
+    assert {t.split(".")[0] for t in tasks if "." in t} == {group, "business_checks"}
+    producer = tasks[f"{group}.dbt_producer_watcher"]
+    assert producer["type"] == "DbtProducerWatcherOperator"
+    assert producer["select"] == " ".join(s for layer in LAYERS for s in layer.select)
+    assert producer["exclude"] == "tag:business"
+    assert producer["vars"] == {"disable_dbt_artifacts_autoupload": True}
+    # The build runs the critical tests (buildable: once all their parents are built), and neither it nor a
+    # watcher retries by itself: a watcher's retry would run its model even after a failed critical test.
+    flags = producer["dbt_cmd_flags"]
+    assert flags[flags.index("--indirect-selection") + 1] == "buildable"
+    assert flags[flags.index("test") - 1 : flags.index("test") + 1] == ["--resource-type", "test"]
+    assert producer["retries"] == 0
     watched: dict[str, str] = {}
-    groups = [f"dbt_{layer.name}" for layer in LAYERS]
-    for layer, group in zip(LAYERS, groups, strict=True):
-        producer = tasks[f"{group}.dbt_producer_watcher"]
-        assert producer["type"] == "DbtProducerWatcherOperator"
-        assert (producer["select"], producer["exclude"]) == (" ".join(layer.select), "tag:business")
-        assert producer["vars"] == {"disable_dbt_artifacts_autoupload": True}
-        # The build runs the layer's critical tests (buildable: all their parents in the layer), and a failed
-        # build is not retried: a retried build would step aside and let the next layers run.
-        flags = producer["dbt_cmd_flags"]
-        assert flags[flags.index("--indirect-selection") + 1] == "buildable"
-        assert flags[flags.index("test") - 1 : flags.index("test") + 1] == ["--resource-type", "test"]
-        assert producer["retries"] == 0
-        nodes = {t: task for t, task in tasks.items() if t.startswith(group + ".") and task["dbt_node"]}
-        names = {name for _, name in layer_nodes(manifest, layer.select)}
-        assert {manifest["nodes"][task["dbt_node"]]["name"] for task in nodes.values()} == names
-        for task_id, task in nodes.items():
+    for task_id, task in tasks.items():
+        if task["dbt_node"]:
+            assert task_id.startswith(group + ".")
             assert task["type"].endswith("WatcherOperator") and task["poke_interval"] == 1, task_id
+            assert task["retries"] == 0, task_id
             watched[task["dbt_node"]] = task_id
-    # Each layer's build (its done gate) comes before every task of the next layer.
-    for before, after in itertools.pairwise(groups):
-        for task_id in (t for t in tasks if t.startswith(after + ".")):
-            assert f"{before}.dbt_producer_watcher_done" in _ancestors(tasks, task_id), (before, task_id)
-    assert f"{groups[-1]}.dbt_producer_watcher_done" in _ancestors(tasks, "business_checks.business_tests")
-    assert "dbt_mart.dbt_producer_watcher_done" in _ancestors(tasks, "attribution_report")
     local_nodes = {task["dbt_node"] for task in parsed["tasks"].values() if task["dbt_node"]}
     assert set(watched) == local_nodes
+    # The nodes' tasks keep dbt's order, as in local mode.
+    for uid, task_id in watched.items():
+        for parent in manifest["nodes"][uid]["depends_on"].get("nodes", []):
+            if parent in watched:
+                assert watched[parent] in _ancestors(tasks, task_id), (parent, uid)
+    for task_id in ("business_checks.business_tests", "attribution_report"):
+        assert f"{group}.dbt_producer_watcher_done" in _ancestors(tasks, task_id)
+    for task_id in (t for t in tasks if t.startswith(group + ".")):
+        assert {"load_sessions", "load_conversions", "elementary_models"} <= _ancestors(tasks, task_id)
     outside = {t for t in parsed["tasks"] if not t.startswith("dbt_")}
     assert outside == {t for t in tasks if not t.startswith("dbt_")}
 

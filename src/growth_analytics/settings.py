@@ -5,8 +5,8 @@
 - ``GROWTH_PROJECT_DIR``: the repository root (defaults to the checkout this package was installed from).
 - ``GROWTH_STATE_DIR``: where local state lives (default ``<project>/.growth``).
 - ``GROWTH_DBT_THREADS``: dbt's threads, for ``dbt`` on the command line and in growth_etl alike.
-- ``GROWTH_DBT_EXECUTION_MODE``: how growth_etl runs its dbt layers: ``local`` (the default, a dbt invocation
-  per model task) or ``watcher`` (one ``dbt build`` per layer watched by a task per model; needs a triggerer).
+- ``GROWTH_DBT_EXECUTION_MODE``: how growth_etl runs dbt: ``local`` (the default, a dbt invocation per model
+  task) or ``watcher`` (one ``dbt build`` of the project watched by a task per model; needs a triggerer).
 """
 
 from __future__ import annotations

@@ -11,12 +11,12 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
     """Seconds for growth_etl's steps without Airflow: the same loads and dbt invocations, in order.
 
     dbt runs in-process (dbtRunner) with the tasks' vars, as the DAG's Cosmos tasks do; Elementary's steps
-    are left out on both sides when its package is not installed. ``watcher``: the layers as the watcher
-    mode runs them, one ``dbt build`` of each layer's nodes and critical tests.
+    are left out on both sides when its package is not installed. ``watcher``: as the watcher mode runs
+    them, one ``dbt build`` of every node and its critical tests.
     """
     from growth_analytics.load import load_files
     from growth_analytics.orchestration import airflow_env
-    from growth_analytics.orchestration.layers import BUSINESS_TAG, LAYERS, layer_nodes
+    from growth_analytics.orchestration.layers import BUSINESS_TAG, LAYERS, WHOLE_PROJECT, layer_nodes
     from growth_analytics.orchestration.tasks import feed_files
     from growth_analytics.transform import dbt
     from growth_analytics.warehouse.connect import connect
@@ -36,7 +36,7 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
         load_files(feed_files(feed, landing), url)
     if dbt.elementary_installed():
         invoke("run", "--select", "package:elementary")
-    for layer in LAYERS:
+    for layer in (WHOLE_PROJECT,) if watcher else LAYERS:
         critical = ("--select", *layer.select, "--exclude", BUSINESS_TAG, "--indirect-selection", "buildable")
         if watcher:
             invoke("build", *critical)

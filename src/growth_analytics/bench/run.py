@@ -225,7 +225,7 @@ def _bench_steps(report: BenchReport, sessions: int, work: Path, server: Any) ->
     airflow_env.prepare_manifest(steps_url)
     direct_seconds = run_dag_steps_directly(steps_url, base)
     report.record("direct_steps_seconds", direct_seconds, "s")
-    print("the stack's steps directly (a dbt build per layer, as in watcher mode), fresh database ...")
+    print("the stack's steps directly (one dbt build, as in watcher mode), fresh database ...")
     watcher_url = server.create_database("bench_watcher_steps")
     airflow_env.prepare_manifest(watcher_url)
     watcher_seconds = run_dag_steps_directly(watcher_url, base, watcher=True)

@@ -1,5 +1,6 @@
-"""Builds the ``growth_etl`` DAG: loads, one Cosmos task group per dbt layer with its critical checks,
-business checks, reports and the run status. The graph and the reasons for its settings are described
+"""Builds the ``growth_etl`` DAG: loads, Cosmos task groups of the dbt nodes with their critical checks
+(one per layer, or one ``dbt build`` of the whole project in watcher mode), business checks, reports and the
+run status. The graph and the reasons for its settings are described
 in docs/architecture.md."""
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from growth_analytics.orchestration.airflow_env import (
     TASK_VARS,
 )
 from growth_analytics.orchestration.alerts import FailedRunNotifier
-from growth_analytics.orchestration.layers import BUSINESS_TAG, LAYERS, layer_nodes
+from growth_analytics.orchestration.layers import BUSINESS_TAG, LAYERS, WHOLE_PROJECT, layer_nodes
 from growth_analytics.orchestration.profile import profile_config
 from growth_analytics.orchestration.tasks import (
     attribution_report,
@@ -97,8 +98,8 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
     execution_config = ExecutionConfig(
         execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.DBT_RUNNER,
-        # The layer's build runs its critical tests (in the layer that builds all their parents); it is not
-        # retried, because a retried build steps aside and would let the next layers run after a failure.
+        # The build runs the critical tests (buildable: once all their parents are built); it is not retried,
+        # because a retried build steps aside and its watchers would then run their models themselves.
         setup_operator_args={
             "dbt_cmd_flags": ["--resource-type", "test", "--indirect-selection", "buildable"],
             **NO_RETRY,
@@ -111,6 +112,9 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
     if watcher:
         # A model's watcher task polls for its result every second: most models take less than Cosmos' 10 s.
         layer_args["poke_interval"] = 1
+        # A watcher's retry runs its model itself, also when dbt skipped the model after a failed critical
+        # test; the build is the model's run, and clearing a task is the way to run one model again.
+        layer_args.update(NO_RETRY)
     # The check tasks are not rendered by a DbtTaskGroup, which would give them a cache folder for dbt's
     # partial parse: without one, each of them would parse the whole project again.
     checks_cache = Path(cosmos_settings.cache_dir) / f"{dag_id}__checks"
@@ -164,7 +168,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
         elementary_models = task(task_id="elementary_models")(build_elementary_models)()
 
         groups: dict[str, DbtTaskGroup] = {}
-        for layer in LAYERS:
+        for layer in (WHOLE_PROJECT,) if watcher else LAYERS:
             if not layer_nodes(manifest_json, layer.select):  # a layer the project does not have (yet)
                 continue
             group = DbtTaskGroup(
@@ -230,7 +234,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
             create_schemas >> elementary_models >> groups["seeds"]
         [*loads, elementary_models] >> entry
         chain(*ordered)
-        groups["mart"] >> growth_report
+        (groups.get("mart") or groups[WHOLE_PROJECT.name]) >> growth_report
         ordered[-1] >> business >> report >> [alerts, docs]
 
         status = task(

@@ -1,4 +1,5 @@
-"""The dbt layers of growth_etl, one task group each, and the nodes of the project a layer selects."""
+"""The dbt layers of growth_etl and the nodes of the project a layer selects: a task group per layer when each
+task runs dbt, one for the whole project when one ``dbt build`` runs it (watcher mode)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ LAYERS: tuple[Layer, ...] = (
     Layer("dwh", ("path:models/marts/dwh",), "Kimball star schema: facts and dimensions"),
     Layer("mart", ("path:models/intermediate", "path:models/marts/mart"), "attribution marts"),
     Layer("snapshots", ("resource_type:snapshot",), "SCD2 history of dimension attributes"),
+)
+
+# Watcher mode: dbt's own build skips what a failed critical test guards, so layers need no gate between them.
+WHOLE_PROJECT = Layer(
+    "build",
+    tuple(selector for layer in LAYERS for selector in layer.select),
+    "every layer in one dbt build with its critical tests",
 )
 
 

@@ -80,7 +80,7 @@ def profile_config() -> ProfileConfig:
         target_name=DBT_TARGET,
         profile_mapping=WarehouseProfileMapping(
             conn_id=CONN_ID,
-            # A per-node task runs one node whatever the threads; the layers' check tasks use them all.
+            # A per-node task runs one node whatever the threads; the builds and check tasks use them all.
             profile_args={"schema": DBT_TARGET_SCHEMA, "threads": settings.dbt_threads()},
         ),
     )
