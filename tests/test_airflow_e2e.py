@@ -220,7 +220,7 @@ def _critical_failure_run(stack: Stack, capsys: pytest.CaptureFixture[str]) -> N
         states[t] for t in states if t.startswith(("dbt_staging.", "dbt_dwh.")) and "checks" not in t
     } == {"success"}
     assert states["dbt_dwh.critical_checks"] == "failed"
-    downstream = [t for t in states if t.startswith(("dbt_mart.", "dbt_snapshots.", "business_checks."))]
+    downstream = [t for t in states if t.startswith(("dbt_mart.", "dbt_snapshots.", "business_tests"))]
     assert downstream and {states[t] for t in downstream} == {"upstream_failed"}
     assert states["run_status"] == "failed"
     assert states["dbt_docs"] == "success"  # the reports are still produced for a failed run

@@ -224,10 +224,13 @@ def test_flow_is_schemas_loads_layers_checks_report_docs(parsed: dict[str, Any])
     for task_id in members["dbt_staging"]:
         assert {"load_sessions", "load_conversions", "elementary_models"} <= _ancestors(tasks, task_id)
 
-    assert up["business_checks.business_tests"] == {f"{groups[-1]}.critical_checks"}
-    assert up["business_checks.source_freshness"] == {"business_checks.business_tests"}
-    assert up["elementary_report"] == {"business_checks.source_freshness"}
-    assert up["dbt_docs"] == {"elementary_report"}
+    # Freshness reads the raw feeds only: beside the dbt groups. What reads the built warehouse runs side by
+    # side; Elementary's report waits for every test result.
+    assert up["source_freshness"] == {"load_sessions", "load_conversions", "load_spend"}
+    for task_id in ("business_tests", "dbt_docs"):
+        assert up[task_id] == {f"{groups[-1]}.critical_checks"}, task_id
+    assert up["elementary_report"] == {"business_tests", "source_freshness"}
+    assert up["elementary_alerts"] == {"elementary_report"}
     assert up["attribution_report"] == {"dbt_mart.critical_checks"}
     # Reports are written whatever happened upstream; run_status then fails the run if anything failed.
     assert tasks["elementary_report"]["trigger_rule"] == "all_done"
@@ -274,16 +277,17 @@ def test_watcher_mode_builds_and_checks_the_project_once_and_watches_every_node(
 ) -> None:
     assert parsed_watcher["import_errors"] == {} and parsed_watcher["attempts"] == []
     tasks = parsed_watcher["tasks"]
-    assert not [t for t in tasks if t.endswith(".critical_checks")], "the build runs the critical tests"
+    assert not [t for t in tasks if t.endswith(".critical_checks")], "the build runs the tests"
     group = f"dbt_{WHOLE_PROJECT.name}"
-    assert {t.split(".")[0] for t in tasks if "." in t} == {group, "business_checks"}
+    assert {t.split(".")[0] for t in tasks if "." in t} == {group}
     producer = tasks[f"{group}.dbt_producer_watcher"]
     assert producer["type"] == "DbtProducerWatcherOperator"
     assert producer["select"] == " ".join(s for layer in LAYERS for s in layer.select)
-    assert producer["exclude"] == "tag:business"
+    assert producer["exclude"] is None, "the build runs the business tests too (warn: they stop nothing)"
+    assert "business_tests" not in tasks
     assert producer["vars"] == {"disable_dbt_artifacts_autoupload": True}
-    # The build runs the critical tests (buildable: once all their parents are built), and neither it nor a
-    # watcher retries by itself: a watcher's retry would run its model even after a failed critical test.
+    # The build runs the tests (buildable: once all their parents are built), and neither it nor a watcher
+    # retries by itself: a watcher's retry would run its model even after a failed critical test.
     flags = producer["dbt_cmd_flags"]
     assert flags[flags.index("--indirect-selection") + 1] == "buildable"
     assert flags[flags.index("test") - 1 : flags.index("test") + 1] == ["--resource-type", "test"]
@@ -302,12 +306,12 @@ def test_watcher_mode_builds_and_checks_the_project_once_and_watches_every_node(
         for parent in manifest["nodes"][uid]["depends_on"].get("nodes", []):
             if parent in watched:
                 assert watched[parent] in _ancestors(tasks, task_id), (parent, uid)
-    for task_id in ("business_checks.business_tests", "attribution_report"):
+    for task_id in ("elementary_report", "dbt_docs", "attribution_report"):
         assert f"{group}.dbt_producer_watcher_done" in _ancestors(tasks, task_id)
     for task_id in (t for t in tasks if t.startswith(group + ".")):
         assert {"load_sessions", "load_conversions", "elementary_models"} <= _ancestors(tasks, task_id)
     outside = {t for t in parsed["tasks"] if not t.startswith("dbt_")}
-    assert outside == {t for t in tasks if not t.startswith("dbt_")}
+    assert outside - {"business_tests"} == {t for t in tasks if not t.startswith("dbt_")}
 
 
 def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:
@@ -328,7 +332,7 @@ def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:
         assert task["indirect_selection"] == "buildable"
         assert task["vars"] == {"disable_dbt_artifacts_autoupload": True}
         assert task["threads"] == 2, "a layer's tests use dbt's threads (GROWTH_DBT_THREADS, default 2)"
-    business = tasks["business_checks.business_tests"]
+    business = tasks["business_tests"]
     assert business["select"] == "tag:business" and business["retries"] == 0
 
 

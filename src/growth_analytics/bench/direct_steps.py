@@ -12,7 +12,7 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
 
     dbt runs in-process (dbtRunner) with the tasks' vars, as the DAG's Cosmos tasks do; Elementary's steps
     are left out on both sides when its package is not installed. ``watcher``: as the watcher mode runs
-    them, one ``dbt build`` of every node and its critical tests.
+    them, one ``dbt build`` of every node and test.
     """
     from growth_analytics.load import load_files
     from growth_analytics.orchestration import airflow_env
@@ -36,15 +36,16 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
         load_files(feed_files(feed, landing), url)
     if dbt.elementary_installed():
         invoke("run", "--select", "package:elementary")
-    for layer in (WHOLE_PROJECT,) if watcher else LAYERS:
-        critical = ("--select", *layer.select, "--exclude", BUSINESS_TAG, "--indirect-selection", "buildable")
-        if watcher:
-            invoke("build", *critical)
-            continue
-        for resource_type, name in layer_nodes(manifest, layer.select):
-            invoke({"model": "run", "seed": "seed", "snapshot": "snapshot"}[resource_type], "--select", name)
-        invoke("test", *critical)
-    invoke("test", "--select", BUSINESS_TAG)
     invoke("source", "freshness")
+    if watcher:
+        invoke("build", "--select", *WHOLE_PROJECT.select, "--indirect-selection", "buildable")
+    else:
+        commands = {"model": "run", "seed": "seed", "snapshot": "snapshot"}
+        for layer in LAYERS:
+            for resource_type, name in layer_nodes(manifest, layer.select):
+                invoke(commands[resource_type], "--select", name)
+            critical = ("--exclude", BUSINESS_TAG, "--indirect-selection", "buildable")
+            invoke("test", "--select", *layer.select, *critical)
+        invoke("test", "--select", BUSINESS_TAG)
     invoke("docs", "generate")
     return time.perf_counter() - started

@@ -1,7 +1,7 @@
-"""Builds the ``growth_etl`` DAG: loads, Cosmos task groups of the dbt nodes with their critical checks
-(one per layer, or one ``dbt build`` of the whole project in watcher mode), business checks, reports and the
-run status. The graph and the reasons for its settings are described
-in docs/architecture.md."""
+"""Builds the ``growth_etl`` DAG: loads and source freshness, Cosmos task groups of the dbt nodes with their
+tests (a group per layer with its critical checks, then the business tests; or, in watcher mode, one ``dbt
+build`` of the whole project), reports and the run status. The graph and the reasons for its settings are
+described in docs/architecture.md."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
+from airflow.sdk import DAG, TriggerRule, chain, task
 from cosmos import (
     DbtTaskGroup,
     ExecutionConfig,
@@ -98,8 +98,8 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
     execution_config = ExecutionConfig(
         execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.DBT_RUNNER,
-        # The build runs the critical tests (buildable: once all their parents are built); it is not retried,
-        # because a retried build steps aside and its watchers would then run their models themselves.
+        # The build runs the tests (buildable: once all their parents are built); it is not retried, because
+        # a retried build steps aside and its watchers would then run their models themselves.
         setup_operator_args={
             "dbt_cmd_flags": ["--resource-type", "test", "--indirect-selection", "buildable"],
             **NO_RETRY,
@@ -180,7 +180,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
                 render_config=RenderConfig(
                     load_method=LoadMode.DBT_MANIFEST,
                     select=list(layer.select),
-                    exclude=[BUSINESS_TAG],
+                    exclude=[] if watcher else [BUSINESS_TAG],
                     test_behavior=TestBehavior.NONE,
                     source_rendering_behavior=SourceRenderingBehavior.NONE,
                     emit_datasets=True,
@@ -199,25 +199,28 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
                 leaves >> checks
             groups[layer.name] = group
 
-        with TaskGroup("business_checks", tooltip="severity warn: never fail the run") as business:
-            business_tests = dbt_test_task(
+        freshness = DbtSourceLocalOperator(
+            task_id="source_freshness",
+            project_dir=str(project),
+            profile_config=profile,
+            doc="Freshness of the raw feeds (warn).",
+            install_deps=False,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            cache_dir=checks_cache,
+            **dbt_task_args,
+            **NO_RETRY,
+        )
+        # Warn-only tests: in watcher mode the build runs them, in dbt's order, as a plain `dbt build` would.
+        business = (
+            None
+            if watcher
+            else dbt_test_task(
                 "business_tests",
                 select=BUSINESS_TAG,
                 exclude=None,
                 doc="Business tests (warn; failures stored for inspection).",
             )
-            freshness = DbtSourceLocalOperator(
-                task_id="source_freshness",
-                project_dir=str(project),
-                profile_config=profile,
-                doc="Freshness of the raw feeds (warn).",
-                install_deps=False,
-                invocation_mode=InvocationMode.DBT_RUNNER,
-                cache_dir=checks_cache,
-                **dbt_task_args,
-                **NO_RETRY,
-            )
-            business_tests >> freshness
+        )
 
         report = task(task_id="elementary_report", trigger_rule=TriggerRule.ALL_DONE, retries=1)(edr_report)()
         alerts = task(task_id="elementary_alerts", trigger_rule=TriggerRule.ALL_DONE, retries=1)(
@@ -235,7 +238,13 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
         [*loads, elementary_models] >> entry
         chain(*ordered)
         (groups.get("mart") or groups[WHOLE_PROJECT.name]) >> growth_report
-        ordered[-1] >> business >> report >> [alerts, docs]
+        loads >> freshness
+        # What reads the built warehouse runs side by side; Elementary's report waits for every test result.
+        built = business or ordered[-1]
+        if business:
+            ordered[-1] >> business
+        [built, freshness] >> report >> alerts
+        ordered[-1] >> docs
 
         status = task(
             task_id="run_status",
