@@ -176,6 +176,24 @@ def test_reload_is_a_noop_and_new_files_append(
     ]
 
 
+def test_a_large_file_kept_in_the_landing_folder_is_hashed_before_any_load(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its name and size are in the ledger: loading it again is a read for its hash, not a load stopped
+    halfway (which would take a load id). Same name and size with other bytes still loads."""
+    monkeypatch.setattr(limits, "HASH_BESIDE_LOAD_BYTES", 0)
+    kept = write(tmp_path / "s1.csv", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
+    [loaded] = load.load_files([kept])
+    [again] = load.load_files([kept])
+    assert (again.status, again.load_id) == ("skipped_duplicate", loaded.load_id)
+
+    rewritten = write(tmp_path / "s1.csv", SESSIONS_HEADER + "2,2020-06-01 10:00:00,t,DIRECT\n")
+    assert rewritten.stat().st_size == kept.stat().st_size
+    [replaced] = load.load_files([rewritten])
+    assert (replaced.status, replaced.load_id) == ("loaded", loaded.load_id + 1)
+    assert query(warehouse_url, "select user_id from raw.sessions order by 1") == [(1,), (2,)]
+
+
 def test_concurrent_load_of_the_same_bytes_waits_and_steps_aside(warehouse_url: str, tmp_path: Path) -> None:
     path = write(tmp_path / "s.csv", SESSIONS_HEADER + "1,2020-06-01 10:00:00,t,DIRECT\n")
     sha, size = file_sha256(path), path.stat().st_size

@@ -46,6 +46,7 @@ from growth_analytics.load.ledger import (
     _AlreadyLoaded,
     _create_partition,
     _ledger_entry,
+    _loaded_as_before,
     _partition_name,
     _refuse_mixed_values,
     _stop_if_loaded_elsewhere,
@@ -140,10 +141,11 @@ def _load_one(conn: psycopg.Connection, path: Path, started: float, url: str | N
         header = parse_header(header_line)
         feed = header.feed
         # The ledger is keyed by the content's hash, a full read of the file. A small file is hashed first,
-        # so that loading it again costs that read only. A large file is hashed beside its load, and a load
+        # so that loading it again costs that read only, and so is a file of a name and size loaded before
+        # (a landing folder that keeps its files). Another large file is hashed beside its load, and a load
         # of bytes already loaded stops as soon as the hash is known.
         content_hash = hasher.submit(file_sha256, path)
-        hashed_first = size < limits.HASH_BESIDE_LOAD_BYTES
+        hashed_first = size < limits.HASH_BESIDE_LOAD_BYTES or _loaded_as_before(conn, name, size)
         if hashed_first:
             existing = _ledger_entry(conn, content_hash.result())
             if existing is not None:

@@ -60,6 +60,16 @@ def _ledger_entry(conn: psycopg.Connection, sha: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def _loaded_as_before(conn: psycopg.Connection, source_file: str, file_bytes: int) -> bool:
+    """Whether a load of a file of this name and size is in the ledger (its bytes are likely loaded)."""
+    row = conn.execute(
+        "select 1 from raw.load_ledger where source_file = %s and file_bytes = %s limit 1",
+        (source_file, file_bytes),
+    ).fetchone()
+    conn.commit()
+    return row is not None
+
+
 def _refuse_mixed_values(cur: psycopg.Cursor, feed: Feed, partition: sql.Identifier) -> None:
     """Refuse the file (its transaction rolls back) if a column that takes one value per file has several."""
     for column in feed.one_value_per_file:
