@@ -129,6 +129,13 @@ def _task_log(stack: RunningStack, task: str, try_number: int) -> str:
     return str(response.json()["content"])
 
 
+def _task_graph(running: RunningStack) -> dict[str, list[str]]:
+    """growth_etl's tasks and their downstream tasks, as the API serves them."""
+    response = running.api.get(f"/dags/{DAG}/tasks")
+    response.raise_for_status()
+    return {task["task_id"]: task["downstream_task_ids"] for task in response.json()["tasks"]}
+
+
 def _downstream_closure(tasks: dict[str, list[str]], start: str) -> set[str]:
     seen, todo = {start}, [start]
     while todo:
@@ -187,9 +194,7 @@ def test_a_finished_task_log_reads_back_through_the_api(running: RunningStack) -
 @pytest.mark.slow
 def test_clearing_a_model_reruns_exactly_it_and_its_downstream(running: RunningStack) -> None:
     assert running.run_id, "needs the triggered run"
-    tasks_response = running.api.get(f"/dags/{DAG}/tasks")
-    tasks_response.raise_for_status()
-    graph = {task["task_id"]: task["downstream_task_ids"] for task in tasks_response.json()["tasks"]}
+    graph = _task_graph(running)
     before = _task_instances(running)
     # The model whose downstream is smallest but not empty: a short re-run.
     candidates = []
@@ -257,9 +262,7 @@ def test_a_failed_critical_test_fails_the_build_and_stops_what_it_guards(running
     assert "unique" in _task_log(running, build, 1)
     # Every model after the checked table fails without running (dbt skipped it; its watcher does not retry
     # and run it), and nothing after the build runs.
-    tasks_response = running.api.get(f"/dags/{DAG}/tasks")
-    tasks_response.raise_for_status()
-    graph = {task["task_id"]: task["downstream_task_ids"] for task in tasks_response.json()["tasks"]}
+    graph = _task_graph(running)
     checked = "dbt_build.fct_registrations_run"
     guarded = _downstream_closure(graph, checked) - {checked}
     nodes = {t for t in guarded if t.startswith("dbt_build.") and t.endswith(("_run", "_snapshot"))}

@@ -240,10 +240,8 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
         (groups.get("mart") or groups[WHOLE_PROJECT.name]) >> growth_report
         loads >> freshness
         # What reads the built warehouse runs side by side; Elementary's report waits for every test result.
-        built = business or ordered[-1]
-        if business:
-            ordered[-1] >> business
-        [built, freshness] >> report >> alerts
+        tested = ordered[-1] >> business if business else ordered[-1]
+        [tested, freshness] >> report >> alerts
         ordered[-1] >> docs
 
         status = task(
