@@ -432,6 +432,7 @@ def test_dbt_unit_tests_pass_in_the_build(built):
     for name in (
         "user_paths_collapse_repeats",
         "registration_attribution_rule_windows_edges",
+        "markov_transition_counts_of_three_channel_paths",
         "markov_transitions_of_three_channel_paths",
         "markov_removal_effects_of_three_channels",
     ):

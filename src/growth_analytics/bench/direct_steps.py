@@ -12,11 +12,17 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
 
     dbt runs in-process (dbtRunner) with the tasks' vars, as the DAG's Cosmos tasks do; Elementary's steps
     are left out on both sides when its package is not installed. ``watcher``: as the watcher mode runs
-    them, one ``dbt build`` of every node and test.
+    them, one ``dbt build`` of every node and data test.
     """
     from growth_analytics.load import load_files
     from growth_analytics.orchestration import airflow_env
-    from growth_analytics.orchestration.layers import BUSINESS_TAG, LAYERS, WHOLE_PROJECT, layer_nodes
+    from growth_analytics.orchestration.layers import (
+        BUSINESS_TAG,
+        LAYERS,
+        WHOLE_PROJECT,
+        WITHOUT_UNIT_TESTS,
+        layer_nodes,
+    )
     from growth_analytics.orchestration.tasks import feed_files
     from growth_analytics.transform import dbt
     from growth_analytics.warehouse.connect import connect
@@ -38,13 +44,14 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
         invoke("run", "--select", "package:elementary")
     invoke("source", "freshness")
     if watcher:
-        invoke("build", "--select", *WHOLE_PROJECT.select, "--indirect-selection", "buildable")
+        buildable = ("--indirect-selection", "buildable", *WITHOUT_UNIT_TESTS)
+        invoke("build", "--select", *WHOLE_PROJECT.select, *buildable)
     else:
         commands = {"model": "run", "seed": "seed", "snapshot": "snapshot"}
         for layer in LAYERS:
             for resource_type, name in layer_nodes(manifest, layer.select):
                 invoke(commands[resource_type], "--select", name)
-            critical = ("--exclude", BUSINESS_TAG, "--indirect-selection", "buildable")
+            critical = ("--exclude", BUSINESS_TAG, "--indirect-selection", "buildable", *WITHOUT_UNIT_TESTS)
             invoke("test", "--select", *layer.select, *critical)
         invoke("test", "--select", BUSINESS_TAG)
     invoke("docs", "generate")

@@ -34,7 +34,13 @@ from growth_analytics.orchestration.airflow_env import (
     TASK_VARS,
 )
 from growth_analytics.orchestration.alerts import FailedRunNotifier
-from growth_analytics.orchestration.layers import BUSINESS_TAG, LAYERS, WHOLE_PROJECT, layer_nodes
+from growth_analytics.orchestration.layers import (
+    BUSINESS_TAG,
+    LAYERS,
+    WHOLE_PROJECT,
+    WITHOUT_UNIT_TESTS,
+    layer_nodes,
+)
 from growth_analytics.orchestration.profile import profile_config
 from growth_analytics.orchestration.tasks import (
     attribution_report,
@@ -98,8 +104,9 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
     execution_config = ExecutionConfig(
         execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.DBT_RUNNER,
-        # The build runs the tests (buildable: once all their parents are built); it is not retried, because
-        # a retried build steps aside and its watchers would then run their models themselves.
+        # The build runs the data tests (buildable: once all their parents are built; Cosmos adds models,
+        # seeds and snapshots, so no unit tests); it is not retried, because a retried build steps aside
+        # and its watchers would then run their models themselves.
         setup_operator_args={
             "dbt_cmd_flags": ["--resource-type", "test", "--indirect-selection", "buildable"],
             **NO_RETRY,
@@ -127,6 +134,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
             select=select,
             exclude=exclude,
             indirect_selection="buildable",
+            dbt_cmd_flags=list(WITHOUT_UNIT_TESTS),
             doc=doc,
             install_deps=False,
             invocation_mode=InvocationMode.DBT_RUNNER,

@@ -1,15 +1,15 @@
 {{ config(tags=['attribution'], pre_hook="{{ tune_postgres_session() }}") }}
 {#
   Registrations per day, model and channel: the sum of the credits (fractional for multi-touch), one row
-  per model that credits the channel that day. The credits are summed per day and channel first, then
-  turned into rows: a few thousand rows to unpivot instead of millions.
+  per model that credits the channel that day. The credits come summed per day and channel
+  (int_channel_credits_daily) and are turned into rows: a few thousand rows to unpivot instead of millions.
   Model markov: the registrations per day and path (path_registrations_daily), times each channel's credit for that path's set
   of channels (markov_channel_set_credits) -- the sum of the per-registration credits of markov_credits.
 #}
 with
 
-credits as (
-    select * from {{ ref('attribution_credits') }}
+daily_credits as (
+    select * from {{ ref('int_channel_credits_daily') }}
 ),
 
 path_registrations as (
@@ -18,15 +18,6 @@ path_registrations as (
 
 set_credits as (
     select * from {{ ref('markov_channel_set_credits') }}
-),
-
-daily_credits as (
-    select
-        registration_date,
-        channel,
-        {{ credit_sums() }}
-    from credits
-    group by registration_date, channel
 ),
 
 markov_daily as (

@@ -21,6 +21,8 @@
   of the watermarks); only the paths they touch are rewritten, instead of grouping every user's path again.
   A path nobody takes any more keeps its row with zero counts (conversion_paths leaves it out), so the
   watermarks are never lost with it. Watermarks are user_paths' own: loads user_paths has not seen yet wait.
+  Each rewritten row also keeps the change this run made to its counts and the watermarks the run started
+  from (null on a full build): markov_transition_counts adds those changes to the chain's counts.
 #}
 {% set user_paths = ref('user_paths') %}
 {% set fct_sessions = ref('fct_sessions') %}
@@ -104,7 +106,11 @@ select
     coalesce(stored_totals.non_converting, 0) + coalesce(path_sums.non_converting, 0) as non_converting,
     coalesce(stored_totals.converting_touches, 0) + coalesce(path_sums.converting_touches, 0) as converting_touches,
     coalesce(stored_totals.converting_days, 0) + coalesce(path_sums.converting_days, 0) as converting_days,
+    coalesce(path_sums.converting, 0) as converting_change,
+    coalesce(path_sums.non_converting, 0) as non_converting_change,
     {{ paths_wm[0] }}::bigint as _sessions_load_id,
-    {{ paths_wm[1] }}::bigint as _registrations_load_id
+    {{ paths_wm[1] }}::bigint as _registrations_load_id,
+    {{ totals_wm[0] if is_incremental() else 'null' }}::bigint as _previous_sessions_load_id,
+    {{ totals_wm[1] if is_incremental() else 'null' }}::bigint as _previous_registrations_load_id
 from path_sums
 left join stored_totals on path_sums.path = stored_totals.path
