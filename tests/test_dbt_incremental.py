@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from attribution_reference import attribute, read_files
+from attribution_reference import attribute, read_files, transition_counts, user_paths
 from dbt_cases import (
     BIG,
     DWH_TABLES,
@@ -33,13 +33,11 @@ def _day(path: Path) -> str:
     return path.stem.split("_", 1)[1]
 
 
-def _snapshot_code(target: Path) -> str:
-    """The SQL the last dbt invocation in target ran for the user-status snapshot."""
+def _compiled_code(target: Path, node: str = "snap_user_registration_status") -> str:
+    """The SQL the last dbt invocation in target ran for a node ("" when it did not run it)."""
     results = json.loads((target / "run_results.json").read_text())["results"]
-    [code] = [
-        r["compiled_code"] for r in results if r["unique_id"].endswith(".snap_user_registration_status")
-    ]
-    return code
+    codes = [r["compiled_code"] for r in results if r["unique_id"].endswith(f".{node}")]
+    return codes[0] if codes else ""
 
 
 @pytest.mark.slow
@@ -58,14 +56,28 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
     ]
     assert sum(len(b) for b in batches) == len(sample) + len(early) + len(late)
     target = tmp_path / "target"
+    transition_walks = []
+    chain_sql = "select from_state, to_state, transitions from mart.markov_transitions"
     for number, batch in enumerate(batches):
         results = load_files(batch, url=warehouse_url)
         assert all(r.load_id is not None for r in results), f"batch {number}: a file was refused"
         # as the pipeline runs it: a plain build, whose data tests look at the new loads only; the build
-        # of the late part leaves the user-status snapshot out (as if it had failed): the next catches up
-        skip = ["--exclude", "snap_user_registration_status"] if batches[number] is late else []
-        build = run_dbt_in(target, "build", *skip, check=False)
+        # of the late part leaves the user-status snapshot and the Markov transition counts out (as if they
+        # had failed): the next catches up
+        skip = ["--exclude", "snap_user_registration_status", "markov_transition_counts"]
+        build = run_dbt_in(target, "build", *(skip if batch is late else []), check=False)
         assert build.returncode == 0, f"batch {number}: {build.stdout[-3000:]}"
+        code = _compiled_code(target, "markov_transition_counts")
+        transition_walks.append("changes" if "converting_change" in code else "all" if code else "none")
+        if code:  # the chain as the reference walks the paths of every file loaded so far
+            loaded = [p for earlier in batches[: number + 1] for p in earlier]
+            chain = query(warehouse_url, chain_sql)
+            expected = transition_counts(user_paths(*read_files(loaded)))
+            assert {(f, t): n for f, t, n in chain} == expected, f"batch {number}"
+    # the counts added the changes of the totals' run before them, walked every path again after the run
+    # they missed, and were no full build then: the counts they had are zeroed, not kept
+    assert transition_walks == ["all", "changes", "changes", "none", "all"]
+    assert "0 as transitions" in _compiled_code(target, "markov_transition_counts")
 
     # the later runs really were incremental: rows computed in different runs carry different watermarks
     watermarks = query(
@@ -79,7 +91,7 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
     # it missed no change: its current versions are the status of every registered user, and the late
     # sessions that changed users 5 and 8's first channel (in the run without the snapshot) made second
     # versions.
-    assert "any(array(" in _snapshot_code(target), "the snapshot checked every user"
+    assert "any(array(" in _compiled_code(target), "the snapshot checked every user"
     status_columns = "user_id, registration_count, first_registration_at, first_channel, first_channel_medium"
     current_versions = query(
         warehouse_url,
@@ -98,7 +110,7 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
 
     run_dbt_in(target, "build", "--full-refresh")
     # a full refresh may re-attribute anyone (new rules, same loads): the snapshot checks every user
-    assert "any(array(" not in _snapshot_code(target)
+    assert "any(array(" not in _compiled_code(target)
     for table in MODELLED_TABLES:
         full = table_contents(warehouse_url, table)
         assert full, f"{table} is empty"
