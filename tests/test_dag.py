@@ -133,6 +133,8 @@ def _parse_dag_file(home: Path, execution_mode: str) -> dict[str, Any]:
             "GROWTH_WAREHOUSE_URL": f"postgresql://growth:x@127.0.0.1:{_closed_port()}/growth",
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            # as the project's Airflow has it: not Cosmos' /tmp/cosmos, which every checkout shares
+            "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
             "GROWTH_DBT_EXECUTION_MODE": execution_mode,
         }
     )
