@@ -85,7 +85,8 @@ def test_run_status_carries_the_notifier(tmp_path: Path) -> None:
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        env={**os.environ, "AIRFLOW_HOME": str(tmp_path)},
+        # Cosmos' cache in this Airflow home, not in /tmp/cosmos, which every checkout shares
+        env={**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__COSMOS__CACHE_DIR": str(tmp_path / "cc")},
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
