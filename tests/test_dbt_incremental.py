@@ -27,13 +27,14 @@ from growth_analytics.load import load_files
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 MODELLED_TABLES = DWH_TABLES + MART_TABLES
+SNAPSHOT = "snap_user_registration_status"
 
 
 def _day(path: Path) -> str:
     return path.stem.split("_", 1)[1]
 
 
-def _compiled_code(target: Path, node: str = "snap_user_registration_status") -> str:
+def _compiled_code(target: Path, node: str) -> str:
     """The SQL the last dbt invocation in target ran for a node ("" when it did not run it)."""
     results = json.loads((target / "run_results.json").read_text())["results"]
     codes = [r["compiled_code"] for r in results if r["unique_id"].endswith(f".{node}")]
@@ -64,7 +65,7 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
         # as the pipeline runs it: a plain build, whose data tests look at the new loads only; the build
         # of the late part leaves the user-status snapshot and the Markov transition counts out (as if they
         # had failed): the next catches up
-        skip = ["--exclude", "snap_user_registration_status", "markov_transition_counts"]
+        skip = ["--exclude", SNAPSHOT, "markov_transition_counts"]
         build = run_dbt_in(target, "build", *(skip if batch is late else []), check=False)
         assert build.returncode == 0, f"batch {number}: {build.stdout[-3000:]}"
         code = _compiled_code(target, "markov_transition_counts")
@@ -91,7 +92,7 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
     # it missed no change: its current versions are the status of every registered user, and the late
     # sessions that changed users 5 and 8's first channel (in the run without the snapshot) made second
     # versions.
-    assert "any(array(" in _compiled_code(target), "the snapshot checked every user"
+    assert "any(array(" in _compiled_code(target, SNAPSHOT), "the snapshot checked every user"
     status_columns = "user_id, registration_count, first_registration_at, first_channel, first_channel_medium"
     current_versions = query(
         warehouse_url,
@@ -110,7 +111,7 @@ def test_incremental_runs_equal_a_full_refresh(warehouse_url: str, tmp_path: Pat
 
     run_dbt_in(target, "build", "--full-refresh")
     # a full refresh may re-attribute anyone (new rules, same loads): the snapshot checks every user
-    assert "any(array(" not in _compiled_code(target)
+    assert "any(array(" not in _compiled_code(target, SNAPSHOT)
     for table in MODELLED_TABLES:
         full = table_contents(warehouse_url, table)
         assert full, f"{table} is empty"
