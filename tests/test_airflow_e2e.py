@@ -6,7 +6,8 @@ One warehouse and one Airflow home for the module, three DAG runs in order (thro
 2. the second half added: only the new files are loaded (ledger), the marts reflect both halves;
 3. a duplicate key in the registration facts (their unique index dropped) plus a new day of files: the
    critical checks of dwh fail the run, and the marts keep exactly what they held; the failed run is posted
-   to a Slack webhook stand-in on 127.0.0.1.
+   to a Slack webhook stand-in on 127.0.0.1 (with Elementary's package, so is Elementary's alert of the
+   failed test).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from pytest_httpserver import HTTPServer
 from growth_analytics import pipeline
 from growth_analytics.generate import generate, generate_day
 from growth_analytics.orchestration.alerts import SLACK_WEBHOOK_ENV
+from growth_analytics.transform import dbt
 from growth_analytics.warehouse.embedded import EmbeddedPostgres
+from growth_analytics.warehouse.url import WarehouseParams
 
 pytestmark = pytest.mark.slow
 
@@ -199,9 +202,16 @@ def test_critical_failure_fails_the_run_and_keeps_the_marts(
         _critical_failure_run(stack, capsys)
     finally:
         receiver.stop()
-    texts = [json.loads(request.get_data())["text"] for request, _ in receiver.log]
+    messages = [json.loads(request.get_data()) for request, _ in receiver.log]
+    # The failed-run notifier's message is plain text; Elementary's alerts (with its package) are blocks.
+    texts = [message["text"] for message in messages if "text" in message]
     assert len(texts) == 1, texts
     assert "`dbt_dwh.critical_checks`" in texts[0] and "growth_etl" in texts[0]
+    if dbt.elementary_installed():
+        headers = [message["blocks"][0]["text"]["text"] for message in messages if "text" not in message]
+        table = f"{WarehouseParams.from_url(stack.url).dbname}.dwh.fct_registrations"
+        failed = f'Failure: "unique_index_enforces" test failed on {table}'
+        assert failed in headers, headers
 
 
 def _critical_failure_run(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,7 @@
 """Elementary's monitors of the raw feeds see the data: an ordinary month raises no anomaly, a day with 80 %
-fewer sessions and a medium gone is flagged by the volume and the dimension (medium mix) monitors.
+fewer sessions and a medium gone is flagged by the volume and the dimension (medium mix) monitors. Its
+alerts reach a Slack webhook: ``edr monitor``, as growth_etl's ``elementary_alerts`` task runs it, posts an
+injected critical failure to a receiver on 127.0.0.1.
 
 Runs the real dbt project with Elementary's dbt package against real Postgres, so it needs the package
 (`make install` with the dbt package hub reachable); it skips elsewhere, saying so.
@@ -13,10 +15,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from dbt_cases import query, run_dbt_in, write_csv
+from dbt_cases import duplicate_a_registration, query, run_dbt_in, run_results, write_csv
+from pytest_httpserver import HTTPServer
 
 from growth_analytics.load import load_files
-from growth_analytics.transform import dbt
+from growth_analytics.orchestration import tasks
+from growth_analytics.orchestration.airflow_env import CONN_ENV, airflow_env
+from growth_analytics.orchestration.alerts import SLACK_WEBHOOK_ENV
+from growth_analytics.transform import dbt, elementary
 
 pytestmark = [
     pytest.mark.slow,
@@ -113,3 +119,33 @@ def test_the_sample_raises_no_anomaly(warehouse_url: str, tmp_path: Path) -> Non
     names = sorted(name for name, _, _ in results)
     assert names == sorted([*MONITORS, "volume_anomalies", "freshness_anomalies", "schema_changes"]), results
     assert [row for row in results if row[1] != "pass"] == [], results
+
+
+def test_edr_monitor_posts_a_critical_failure_to_the_webhook(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if reason := elementary.off_reason():
+        pytest.skip(reason)
+    load_files([SAMPLE], url=warehouse_url)
+    target = tmp_path / "target"
+    run_dbt_in(target, "run", "--select", "package:elementary")
+    run_dbt_in(target, "build", "--exclude-resource-type", "unit_test")
+    duplicate_a_registration(warehouse_url)
+    failing = "unique_index_enforces_fct_registrations_registration_key"
+    run_dbt_in(target, "test", "--select", failing, check=False)
+    assert run_results(target)[failing] == "fail"
+
+    receiver = HTTPServer(host="127.0.0.1", port=0)
+    receiver.expect_request("/slack/webhook", method="POST").respond_with_data("ok")
+    receiver.start()
+    monkeypatch.setenv(SLACK_WEBHOOK_ENV, receiver.url_for("/slack/webhook"))
+    monkeypatch.setenv(CONN_ENV, airflow_env(warehouse_url, home=tmp_path)[CONN_ENV])
+    try:
+        tasks.edr_monitor()
+    finally:
+        receiver.stop()
+    headers = [json.loads(request.get_data())["blocks"][0]["text"]["text"] for request, _ in receiver.log]
+    failures = [header for header in headers if header.startswith("Failure")]
+    assert len(failures) == 1, headers
+    assert '"unique_index_enforces" test failed on' in failures[0], failures
+    assert failures[0].endswith(".dwh.fct_registrations"), failures
