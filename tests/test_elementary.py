@@ -1,11 +1,12 @@
 """Elementary's setup without its packages: edr's config keeps the user's and never lets edr install
-packages, `dbt deps` at install gives up after its timeout with the reason, and Airflow's run reaches
-Elementary's job variables."""
+packages, `dbt deps` at install gives up after its timeout with the reason, a run builds only what the
+warehouse lacks of Elementary's models, and Airflow's run reaches Elementary's job variables."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
@@ -84,3 +85,51 @@ def test_airflow_run_reaches_elementarys_job_variables() -> None:
     assert env["JOB_RUN_ID"] == "manual__2026-01-01"
     assert env["JOB_RUN_URL"] == "http://ui:8080/dags/growth_etl/runs/manual__2026-01-01"
     assert env["JOB_URL"] == "http://ui:8080/dags/growth_etl"
+
+
+def _elementary_manifest(*tables: str, checksum: str = "a1") -> dict:
+    """A manifest with Elementary's models ``tables`` (schema elementary) and one project model."""
+
+    def model(package: str, name: str, schema: str, checksum: str = "c") -> dict:
+        return {
+            "name": name,
+            "alias": name,
+            "schema": schema,
+            "package_name": package,
+            "resource_type": "model",
+            "config": {"enabled": True, "materialized": "table"},
+            "checksum": {"name": "sha256", "checksum": checksum},
+            "created_at": 1.0,
+        }
+
+    nodes = {f"model.elementary.{name}": model("elementary", name, "elementary") for name in tables}
+    nodes["model.growth_analytics.dim_user"] = model("growth_analytics", "dim_user", "dwh", checksum)
+    return {"nodes": nodes, "sources": {}, "exposures": {}}
+
+
+def test_a_run_builds_only_what_the_warehouse_lacks_of_elementarys_models(warehouse_url: str) -> None:
+    manifest = _elementary_manifest("metadata", "dbt_models")
+    assert elementary.models_to_build(warehouse_url, manifest, "0.25.1") == elementary.ALL_MODELS
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("create schema elementary")
+        conn.execute("create table elementary.metadata as select '0.25.1'::text as dbt_pkg_version")
+    # one of its models missing: all of them
+    assert elementary.models_to_build(warehouse_url, manifest, "0.25.1") == elementary.ALL_MODELS
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("create table elementary.dbt_models (unique_id text)")
+    # every table there, no upload of the project's artifacts on record: the artifact tables
+    assert elementary.models_to_build(warehouse_url, manifest, "0.25.1") == elementary.ARTIFACT_MODELS
+    elementary.record_artifacts_upload(warehouse_url, manifest, "0.25.1")
+    assert elementary.models_to_build(warehouse_url, manifest, "0.25.1") is None
+    # the same project parsed again: nothing
+    reparsed = _elementary_manifest("metadata", "dbt_models")
+    for node in reparsed["nodes"].values():
+        node["created_at"] = 2.0
+    assert elementary.models_to_build(warehouse_url, reparsed, "0.25.1") is None
+    # a changed model: the artifact tables, and after their upload nothing again
+    changed = _elementary_manifest("metadata", "dbt_models", checksum="a2")
+    assert elementary.models_to_build(warehouse_url, changed, "0.25.1") == elementary.ARTIFACT_MODELS
+    elementary.record_artifacts_upload(warehouse_url, changed, "0.25.1")
+    assert elementary.models_to_build(warehouse_url, changed, "0.25.1") is None
+    # another package version than the one that built the tables: all of them
+    assert elementary.models_to_build(warehouse_url, changed, "0.26.1") == elementary.ALL_MODELS

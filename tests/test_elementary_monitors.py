@@ -1,5 +1,6 @@
 """Elementary's monitors of the raw feeds see the data: an ordinary month raises no anomaly, a day with 80 %
-fewer sessions and a medium gone is flagged by the volume and the dimension (medium mix) monitors. Its
+fewer sessions and a medium gone is flagged by the volume and the dimension (medium mix) monitors.
+growth_etl builds Elementary's tables once, and its artifact tables again only after the project changed. Its
 alerts reach a Slack webhook: ``edr monitor``, as growth_etl's ``elementary_alerts`` task runs it, posts an
 injected critical failure to a receiver on 127.0.0.1.
 
@@ -20,7 +21,7 @@ from pytest_httpserver import HTTPServer
 
 from growth_analytics.load import load_files
 from growth_analytics.orchestration import tasks
-from growth_analytics.orchestration.airflow_env import CONN_ENV, airflow_env
+from growth_analytics.orchestration.airflow_env import CONN_ENV, airflow_env, prepare_manifest
 from growth_analytics.orchestration.alerts import SLACK_WEBHOOK_ENV
 from growth_analytics.transform import dbt, elementary
 
@@ -149,3 +150,24 @@ def test_edr_monitor_posts_a_critical_failure_to_the_webhook(
     assert len(failures) == 1, headers
     assert '"unique_index_enforces" test failed on' in failures[0], failures
     assert failures[0].endswith(".dwh.fct_registrations"), failures
+
+
+def test_elementary_models_are_built_once_and_the_artifacts_again_after_a_change(
+    warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CONN_ENV, airflow_env(warehouse_url, home=tmp_path)[CONN_ENV])
+    prepare_manifest(warehouse_url)
+
+    def invocations() -> int:
+        return query(warehouse_url, "select count(*) from elementary.dbt_invocations")[0][0]
+
+    assert elementary.ALL_MODELS in tasks.build_elementary_models()
+    assert query(warehouse_url, "select count(*) from elementary.dbt_models")[0][0] > 0
+    built = invocations()
+    assert tasks.build_elementary_models().startswith("Elementary's tables are up to date")
+    assert invocations() == built, "a dbt invocation although nothing was to build"
+    # Another project's artifacts uploaded since (another checkout's run on this warehouse): upload again.
+    query(warehouse_url, f"update elementary.{elementary.UPLOAD_RECORD} set manifest_digest = 'another'")
+    assert elementary.ARTIFACT_MODELS in tasks.build_elementary_models()
+    assert invocations() == built + 1
+    assert tasks.build_elementary_models().startswith("Elementary's tables are up to date")

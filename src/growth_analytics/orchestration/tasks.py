@@ -3,6 +3,7 @@ docs, the growth report, the run status; and where the tasks find the dbt projec
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import subprocess
@@ -163,7 +164,9 @@ def target_with_installed_parse(name: str) -> Path:
 
 
 def build_elementary_models() -> str:
-    """Create/update Elementary's tables and upload the project's artifacts, once per DAG run.
+    """Build what the run needs of Elementary's models before the project's build (see
+    :func:`elementary.models_to_build`): its tables on the first run or after an upgrade, its artifact
+    tables after the project changed, else nothing.
 
     The artifact tables upload their contents as they are built (their post-hooks); the tasks' vars switch
     off only the on-run-end upload, which would do it a second time. Only the dbt package is needed here:
@@ -173,12 +176,19 @@ def build_elementary_models() -> str:
     if reason:
         log.warning("%s", reason)
         return reason
+    url = warehouse_url_from_connection()
+    manifest = json.loads(manifest_file().read_text())
+    version = elementary.package_version()
+    select = elementary.models_to_build(url, manifest, version)
+    if select is None:
+        return "Elementary's tables are up to date, and so are the project's artifacts in them"
     target = target_with_installed_parse("elementary_target")
-    run = ["run", "--select", "package:elementary", "--target-path", str(target), *TASK_DBT_ARGS]
-    result = dbt.invoke_dbt(run, warehouse_url_from_connection())
+    run = ["run", "--select", select, "--target-path", str(target), *TASK_DBT_ARGS]
+    result = dbt.invoke_dbt(run, url)
     if not result.success:
         raise RuntimeError(f"dbt run of Elementary's models failed: {result.exception or 'output above'}")
-    return "Elementary models built and artifacts uploaded"
+    elementary.record_artifacts_upload(url, manifest, version)
+    return f"Elementary's models built ({select}) and the project's artifacts uploaded"
 
 
 def edr_report() -> str:

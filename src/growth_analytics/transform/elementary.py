@@ -1,4 +1,5 @@
-"""Elementary's setup and its CLI (edr): packages at install time, edr's config, Airflow's run metadata.
+"""Elementary's setup and its CLI (edr): packages at install time, what a run must build of Elementary's
+models, edr's config, Airflow's run metadata.
 
 ``python -m growth_analytics.transform.elementary deps`` (run by ``make install``) installs Elementary's dbt
 package in ``dbt_project/`` and the packages of edr's internal dbt project, each ``dbt deps`` with a short
@@ -8,6 +9,8 @@ without Elementary. edr never installs packages itself: its config sets ``run_db
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +22,7 @@ import yaml
 
 from growth_analytics import settings
 from growth_analytics.transform import dbt
+from growth_analytics.warehouse.connect import connect
 
 DEPS_TIMEOUT_SECONDS = 120
 EDR_USER_CONFIG = Path("~/.edr/config.yml")
@@ -82,6 +86,92 @@ def install_packages(timeout: float | None = None) -> str | None:
         if failure:
             return failure
     return None
+
+
+# Elementary's tables describing the project (models, tests, sources, ...): filled by their post-hooks.
+ARTIFACT_MODELS = "elementary.edr.dbt_artifacts"
+ALL_MODELS = "package:elementary"
+# The manifest's sections those tables describe.
+ARTIFACT_SECTIONS = ("nodes", "sources", "exposures", "metrics", "groups", "semantic_models")
+# Where growth_etl records the manifest whose artifacts it uploaded, beside Elementary's tables.
+UPLOAD_RECORD = "growth_etl_artifacts_upload"
+
+
+def package_version(project: Path | None = None) -> str:
+    """The version of Elementary's installed dbt package."""
+    package = (project or settings.dbt_project_dir()) / "dbt_packages" / "elementary" / "dbt_project.yml"
+    return str(yaml.safe_load(package.read_text())["version"])
+
+
+def _without_parse_time(node: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in node.items() if key != "created_at"}
+
+
+def artifacts_digest(manifest: Mapping[str, Any], version: str) -> str:
+    """A digest of what Elementary's artifact tables hold: the manifest's nodes, sources, exposures, ...
+    without their parse times, and the package version whose macros upload them."""
+    sections = {
+        name: {key: _without_parse_time(node) for key, node in manifest[name].items()}
+        for name in ARTIFACT_SECTIONS
+        if isinstance(manifest.get(name), dict)
+    }
+    text = json.dumps({"package": version, **sections}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _package_relations(manifest: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Elementary's models in the manifest: name -> (schema, relation name)."""
+    return {
+        node["name"]: (node["schema"], node["alias"])
+        for node in manifest["nodes"].values()
+        if node["package_name"] == "elementary"
+        and node["resource_type"] == "model"
+        and node["config"].get("enabled", True)
+        and node["config"].get("materialized") != "ephemeral"
+    }
+
+
+def models_to_build(url: str, manifest: Mapping[str, Any], version: str) -> str | None:
+    """What a run must build of Elementary's models before the project's build, as a dbt selector.
+
+    All of them (``package:elementary``) when one is missing or its tables were built by another package
+    version (Elementary asks for ``dbt run --select elementary`` after an upgrade); only the artifact tables
+    when the project changed since growth_etl last uploaded them; None when the warehouse is up to date.
+    The run results and test results are not among them: the build's own hooks upload those.
+    """
+    relations = _package_relations(manifest)
+    if "metadata" not in relations:
+        return ALL_MODELS
+    schema = relations["metadata"][0]
+    with connect(url) as conn:
+        existing = set(
+            conn.execute(
+                "select n.nspname, c.relname from pg_class as c"
+                " join pg_namespace as n on n.oid = c.relnamespace where n.nspname = any(%s)",
+                [sorted({rel_schema for rel_schema, _ in relations.values()})],
+            ).fetchall()
+        )
+        if not set(relations.values()) <= existing:
+            return ALL_MODELS
+        built_by = conn.execute(f'select dbt_pkg_version from "{schema}"."metadata"').fetchall()
+        if built_by != [(version,)]:
+            return ALL_MODELS
+        if (schema, UPLOAD_RECORD) not in existing:
+            return ARTIFACT_MODELS
+        uploaded = conn.execute(f'select manifest_digest from "{schema}"."{UPLOAD_RECORD}"').fetchall()
+    return None if uploaded == [(artifacts_digest(manifest, version),)] else ARTIFACT_MODELS
+
+
+def record_artifacts_upload(url: str, manifest: Mapping[str, Any], version: str) -> None:
+    """After Elementary's models were built: the manifest whose artifacts they now hold."""
+    schema = _package_relations(manifest)["metadata"][0]
+    table = f'"{schema}"."{UPLOAD_RECORD}"'
+    with connect(url) as conn:
+        conn.execute(
+            f"create table if not exists {table} (manifest_digest text not null, uploaded_at timestamptz)"
+        )
+        conn.execute(f"delete from {table}")
+        conn.execute(f"insert into {table} values (%s, now())", [artifacts_digest(manifest, version)])
 
 
 def config_dir(user_config: Path = EDR_USER_CONFIG) -> Path:
