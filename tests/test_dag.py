@@ -231,7 +231,10 @@ def test_flow_is_schemas_loads_layers_checks_report_docs(parsed: dict[str, Any])
     assert up["source_freshness"] == {"load_sessions", "load_conversions", "load_spend"}
     for task_id in ("business_tests", "dbt_docs"):
         assert up[task_id] == {f"{groups[-1]}.critical_checks"}, task_id
-    assert up["elementary_report"] == {"business_tests", "source_freshness"}
+    # Elementary's monitors read the raw feeds: beside the dbt groups, out of the business tests.
+    assert up["elementary_monitors"] == up["source_freshness"] | {"elementary_models"}
+    assert tasks["business_tests"]["exclude"] == "tag:elementary"
+    assert up["elementary_report"] == {"business_tests", "source_freshness", "elementary_monitors"}
     assert up["elementary_alerts"] == {"elementary_report"}
     assert up["attribution_report"] == {"dbt_mart.critical_checks"}
     # Reports are written whatever happened upstream; run_status then fails the run if anything failed.
@@ -285,7 +288,11 @@ def test_watcher_mode_builds_and_checks_the_project_once_and_watches_every_node(
     producer = tasks[f"{group}.dbt_producer_watcher"]
     assert producer["type"] == "DbtProducerWatcherOperator"
     assert producer["select"] == " ".join(s for layer in LAYERS for s in layer.select)
-    assert producer["exclude"] is None, "the build runs the business tests too (warn: they stop nothing)"
+    # The build runs the business tests too (warn: they stop nothing), not Elementary's monitors of the raw
+    # feeds: in it, the staging views would wait for them.
+    assert producer["exclude"] == "tag:elementary"
+    assert "elementary_monitors" not in _ancestors(tasks, f"{group}.dbt_producer_watcher")
+    assert "elementary_monitors" in _ancestors(tasks, "elementary_report")
     assert "business_tests" not in tasks
     assert producer["vars"] == {"disable_dbt_artifacts_autoupload": True}
     # The build runs the tests (buildable: once all their parents are built), and neither it nor a watcher

@@ -36,6 +36,7 @@ from growth_analytics.orchestration.airflow_env import (
 from growth_analytics.orchestration.alerts import FailedRunNotifier
 from growth_analytics.orchestration.layers import (
     BUSINESS_TAG,
+    ELEMENTARY_TAG,
     LAYERS,
     WHOLE_PROJECT,
     WITHOUT_UNIT_TESTS,
@@ -54,6 +55,7 @@ from growth_analytics.orchestration.tasks import (
     load_feed,
     manifest_file,
     raw_alias,
+    run_elementary_monitors,
 )
 from growth_analytics.settings import dbt_execution_mode
 from growth_analytics.transform import elementary
@@ -174,6 +176,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
             for feed in FEEDS
         ]
         elementary_models = task(task_id="elementary_models")(build_elementary_models)()
+        monitors = task(task_id="elementary_monitors", retries=0)(run_elementary_monitors)()
 
         groups: dict[str, DbtTaskGroup] = {}
         for layer in (WHOLE_PROJECT,) if watcher else LAYERS:
@@ -188,7 +191,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
                 render_config=RenderConfig(
                     load_method=LoadMode.DBT_MANIFEST,
                     select=list(layer.select),
-                    exclude=[] if watcher else [BUSINESS_TAG],
+                    exclude=[ELEMENTARY_TAG] if watcher else [BUSINESS_TAG],
                     test_behavior=TestBehavior.NONE,
                     source_rendering_behavior=SourceRenderingBehavior.NONE,
                     emit_datasets=True,
@@ -225,7 +228,7 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
             else dbt_test_task(
                 "business_tests",
                 select=BUSINESS_TAG,
-                exclude=None,
+                exclude=ELEMENTARY_TAG,
                 doc="Business tests (warn; failures stored for inspection).",
             )
         )
@@ -247,9 +250,10 @@ def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
         chain(*ordered)
         (groups.get("mart") or groups[WHOLE_PROJECT.name]) >> growth_report
         loads >> freshness
+        [*loads, elementary_models] >> monitors
         # What reads the built warehouse runs side by side; Elementary's report waits for every test result.
         tested = ordered[-1] >> business if business else ordered[-1]
-        [tested, freshness] >> report >> alerts
+        [tested, freshness, monitors] >> report >> alerts
         ordered[-1] >> docs
 
         status = task(

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 BUSINESS_TAG = "tag:business"
+# Elementary's monitors of the raw feeds run in a task of their own beside the build: in it, dbt would run a
+# source's tests before the views that read the source.
+ELEMENTARY_TAG = "tag:elementary"
 # growth_etl's dbt invocations leave dbt's unit tests out: their inputs are fixed, so they run in development
 # and CI (`growth dbt build`, the test suite), as dbt recommends, not on every delivery.
 WITHOUT_UNIT_TESTS = ("--exclude-resource-type", "unit_test")

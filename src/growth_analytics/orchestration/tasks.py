@@ -20,6 +20,7 @@ from growth_analytics.orchestration.airflow_env import (
     TASK_DBT_ARGS,
 )
 from growth_analytics.orchestration.alerts import failed_task_ids, slack_webhook_url
+from growth_analytics.orchestration.layers import ELEMENTARY_TAG
 from growth_analytics.orchestration.profile import warehouse_url_from_connection
 from growth_analytics.transform import dbt, elementary
 from growth_analytics.warehouse.url import WarehouseParams
@@ -189,6 +190,22 @@ def build_elementary_models() -> str:
         raise RuntimeError(f"dbt run of Elementary's models failed: {result.exception or 'output above'}")
     elementary.record_artifacts_upload(url, manifest, version)
     return f"Elementary's models built ({select}) and the project's artifacts uploaded"
+
+
+def run_elementary_monitors() -> str:
+    """Elementary's monitors of the raw feeds (``dbt test`` of its tests); skipped without Elementary.
+
+    Their results reach Elementary's tables through the invocation's own hooks, as the build's do.
+    """
+    reason = dbt.elementary_off_reason()
+    if reason:
+        raise AirflowSkipException(reason)
+    target = target_with_installed_parse("elementary_monitors_target")
+    run = ["test", "--select", ELEMENTARY_TAG, "--target-path", str(target), *TASK_DBT_ARGS]
+    result = dbt.invoke_dbt(run, warehouse_url_from_connection())
+    if not result.success:
+        raise RuntimeError(f"Elementary's monitors failed to run: {result.exception or 'output above'}")
+    return "Elementary's monitors ran"
 
 
 def edr_report() -> str:
