@@ -164,6 +164,15 @@ def target_with_installed_parse(name: str) -> Path:
     return target
 
 
+def _invoke_dbt_in_own_target(target_name: str, args: list[str], url: str) -> None:
+    """dbt in-process, as the tasks invoke it, in a target folder of its own (see
+    :func:`target_with_installed_parse`); a failure raises."""
+    target = target_with_installed_parse(target_name)
+    result = dbt.invoke_dbt([*args, "--target-path", str(target), *TASK_DBT_ARGS], url)
+    if not result.success:
+        raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'output above'}")
+
+
 def build_elementary_models() -> str:
     """Build what the run needs of Elementary's models before the project's build (see
     :func:`elementary.models_to_build`): its tables on the first run or after an upgrade, its artifact
@@ -183,11 +192,7 @@ def build_elementary_models() -> str:
     select = elementary.models_to_build(url, manifest, version)
     if select is None:
         return "Elementary's tables are up to date, and so are the project's artifacts in them"
-    target = target_with_installed_parse("elementary_target")
-    run = ["run", "--select", select, "--target-path", str(target), *TASK_DBT_ARGS]
-    result = dbt.invoke_dbt(run, url)
-    if not result.success:
-        raise RuntimeError(f"dbt run of Elementary's models failed: {result.exception or 'output above'}")
+    _invoke_dbt_in_own_target("elementary_target", ["run", "--select", select], url)
     elementary.record_artifacts_upload(url, manifest, version)
     return f"Elementary's models built ({select}) and the project's artifacts uploaded"
 
@@ -200,11 +205,9 @@ def run_elementary_monitors() -> str:
     reason = dbt.elementary_off_reason()
     if reason:
         raise AirflowSkipException(reason)
-    target = target_with_installed_parse("elementary_monitors_target")
-    run = ["test", "--select", ELEMENTARY_TAG, "--target-path", str(target), *TASK_DBT_ARGS]
-    result = dbt.invoke_dbt(run, warehouse_url_from_connection())
-    if not result.success:
-        raise RuntimeError(f"Elementary's monitors failed to run: {result.exception or 'output above'}")
+    _invoke_dbt_in_own_target(
+        "elementary_monitors_target", ["test", "--select", ELEMENTARY_TAG], warehouse_url_from_connection()
+    )
     return "Elementary's monitors ran"
 
 

@@ -32,8 +32,13 @@ if TYPE_CHECKING:
 _NOT_LINKED = {"dbt_project.yml", "packages.yml", "package-lock.yml", "dbt_packages", "target", "logs"}
 
 
+def elementary_package_file(project: Path | None = None) -> Path:
+    """The dbt_project.yml of Elementary's dbt package as ``dbt deps`` installs it in a project."""
+    return (project or dbt_project_dir()) / "dbt_packages" / "elementary" / "dbt_project.yml"
+
+
 def elementary_installed(project: Path | None = None) -> bool:
-    return ((project or dbt_project_dir()) / "dbt_packages" / "elementary" / "dbt_project.yml").exists()
+    return elementary_package_file(project).exists()
 
 
 def elementary_off_reason() -> str | None:

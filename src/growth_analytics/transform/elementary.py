@@ -38,7 +38,7 @@ def internal_project_dir() -> Path:
 
 
 def internal_project_ready() -> bool:
-    return (internal_project_dir() / "dbt_packages" / "elementary" / "dbt_project.yml").exists()
+    return dbt.elementary_installed(internal_project_dir())
 
 
 def off_reason() -> str | None:
@@ -99,8 +99,7 @@ UPLOAD_RECORD = "growth_etl_artifacts_upload"
 
 def package_version(project: Path | None = None) -> str:
     """The version of Elementary's installed dbt package."""
-    package = (project or settings.dbt_project_dir()) / "dbt_packages" / "elementary" / "dbt_project.yml"
-    return str(yaml.safe_load(package.read_text())["version"])
+    return str(yaml.safe_load(dbt.elementary_package_file(project).read_text())["version"])
 
 
 def _without_parse_time(node: Mapping[str, Any]) -> dict[str, Any]:
