@@ -42,6 +42,7 @@
     window_touches as (
         select
             registration_touches.user_id,
+            registration_touches.registration_time,
             registration_touches.registration_key,
             registration_touches.time_started,
             registration_touches.medium,
@@ -65,19 +66,28 @@
         -- a touch starts a step unless the touch before it in the path has the same channel
         select
             *,
-            (medium is distinct from lag(medium) over (partition by registration_key order by {{ touch_order }}))
-                as starts_step
+            (medium is distinct from lag(medium) over registration_touch_order) as starts_step
         from window_touches
+        -- registrations by the key of fct_registrations' index (user_id, registration_time, ...): the touches
+        -- come out of the join in user_id order, and the paths in that index's order, to be merged with it
+        window registration_touch_order as (
+            partition by user_id, registration_time, registration_key
+            order by {{ touch_order }}
+            -- lag needs no frame: ROWS spares the window the search for rows of equal order (peers)
+            rows between unbounded preceding and current row
+        )
     ),
 
     converting as (
         select
+            user_id,
+            registration_time,
             registration_key,
             array_agg(medium order by {{ touch_order }}) filter (where starts_step) as steps,
             count(*) as touches,
             min(time_started) as first_touch_at
         from converting_touches
-        group by registration_key
+        group by user_id, registration_time, registration_key
     ),
 
     non_converting_touches as (
@@ -88,8 +98,7 @@
             time_started,
             medium,
             is_paid,
-            (medium is distinct from lag(medium) over (partition by user_id order by {{ touch_order }}))
-                as starts_step
+            (medium is distinct from lag(medium) over user_session_order) as starts_step
         from sessions
         where
             not exists (
@@ -99,6 +108,11 @@
             {%- if users %}
                 and user_id in ({{ users }})
             {%- endif %}
+        window user_session_order as (
+            partition by user_id
+            order by {{ touch_order }}
+            rows between unbounded preceding and current row
+        )
     ),
 
     non_converting as (
@@ -119,7 +133,11 @@
         {{ hours_between('registrations_of_users.registration_time', 'converting.first_touch_at') }} / 24.0
             as days_to_convert
     from registrations_of_users
-    left join converting on registrations_of_users.registration_key = converting.registration_key
+    left join converting
+        on
+            registrations_of_users.user_id = converting.user_id
+            and registrations_of_users.registration_time = converting.registration_time
+            and registrations_of_users.registration_key = converting.registration_key
     union all
     select
         user_id,

@@ -3,7 +3,11 @@
   registration. Sessions are joined only for registering users, through the index on
   fct_sessions (user_id, time_started). A view: the attribution models filter it to the registrations they
   (re)compute, and Postgres pushes that filter into the join.
+  Before it is replaced, fct_registrations is vacuumed: its new rows are then marked visible to all, and the
+  join reads the registrations from the table's index alone (index-only scans). Not in fct_registrations'
+  own hook: fct_sessions' build, open beside it, would keep the rows from counting as visible to all.
 #}
+{{ config(pre_hook=before_begin("vacuum {{ ref('fct_registrations') }}")) }}
 with
 
 registrations as (
