@@ -4,7 +4,7 @@
   tuning" block in dbt_project.yml; docs/performance.md has the measurements behind them.
 #}
 {% macro tune_postgres_session(
-    work_mem='heavy_work_mem', parallel=true, index_work_mem=none, index_workers=0, plans_off=()
+    work_mem='heavy_work_mem', parallel=false, index_work_mem=none, index_workers=0, plans_off=()
 ) -%}
     -- sorts and hashes of millions of rows in memory rather than in temp files
     set local work_mem = '{{ var(work_mem) }}';
@@ -18,14 +18,14 @@
     set local enable_{{ plan }} = off;
     {%- endfor %}
     {%- if parallel %}
-    -- models on the build's critical path: Postgres' default costs never choose a parallel plan for them
+    -- models that ask for it: Postgres' default costs never choose a parallel plan for their statements
     set local max_parallel_workers_per_gather = {{ var('parallel_workers_per_model') }};
     set local parallel_setup_cost = 10;
     set local parallel_tuple_cost = 0.001;
     -- the leader only gathers: it merges the workers' output and writes the table
     set local parallel_leader_participation = off
     {%- else %}
-    -- models beside the critical path stay serial, leaving the cores to the model the build waits for
+    -- serial by default: the build keeps both cores busy with its other models
     set local max_parallel_workers_per_gather = 0
     {%- endif %}
 {%- endmacro %}

@@ -1,4 +1,4 @@
-{{ config(materialized='table', tags=['attribution'], pre_hook="{{ tune_postgres_session() }}") }}
+{{ config(materialized='table', tags=['attribution'], pre_hook="{{ tune_postgres_session(parallel=true) }}") }}
 {#
   The credits of attribution_credits summed per registration day and channel, one column per model: built
   beside the conversion paths, so that channel_attribution_daily only adds the model markov once the

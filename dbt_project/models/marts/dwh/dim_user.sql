@@ -5,7 +5,7 @@
         incremental_strategy='merge',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ tune_postgres_session(parallel=false, plans_off=['hashagg']) }}",
+        pre_hook="{{ tune_postgres_session(plans_off=['hashagg']) }}",
         indexes=[
             {'columns': ['user_id'], 'unique': True},
             {'columns': ['_sessions_load_id', '_registrations_load_id']},

@@ -4,7 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ tune_postgres_session('sort_work_mem', index_workers=1) }}",
+        pre_hook="{{ tune_postgres_session('sort_work_mem', parallel=true, index_workers=1) }}",
         post_hook=[after_commit("vacuum {{ this }}")],
         indexes=[
             {'columns': ['user_id', 'time_started', 'medium', 'is_paid'], 'unique': True},

@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
-        pre_hook="{{ tune_postgres_session('hash_work_mem', parallel=false, index_work_mem='heavy_work_mem', plans_off=['hashagg']) }}",
+        pre_hook="{{ tune_postgres_session('hash_work_mem', index_work_mem='heavy_work_mem', plans_off=['hashagg']) }}",
         indexes=[
             {'columns': ['registration_key', 'channel'], 'unique': True},
             {'columns': ['_sessions_load_id', '_registrations_load_id']},

@@ -1,4 +1,4 @@
-{{ config(tags=['attribution'], pre_hook="{{ tune_postgres_session() }}") }}
+{{ config(tags=['attribution'], pre_hook="{{ tune_postgres_session(parallel=true) }}") }}
 {#
   Registrations per day, model and channel: the sum of the credits (fractional for multi-touch), one row
   per model that credits the channel that day. The credits come summed per day and channel

@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['attribution'],
-        pre_hook="{{ tune_postgres_session(parallel=false) }}",
+        pre_hook="{{ tune_postgres_session() }}",
         indexes=[
             {'columns': ['path'], 'unique': True},
             {'columns': ['_sessions_load_id', '_registrations_load_id']},

@@ -3,7 +3,7 @@
 {{
     config(
         tags=['attribution'],
-        pre_hook="{{ tune_postgres_session(parallel=false, plans_off=['nestloop']) }}",
+        pre_hook="{{ tune_postgres_session(plans_off=['nestloop']) }}",
     )
 }}
 {#

@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
-        pre_hook="{{ tune_postgres_session(parallel=false) }}",
+        pre_hook="{{ tune_postgres_session() }}",
         indexes=[
             {'columns': ['registration_key'], 'unique': True},
             {'columns': ['user_id']},

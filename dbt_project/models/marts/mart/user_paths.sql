@@ -7,7 +7,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         tags=['heavy', 'attribution'],
-        pre_hook="{{ tune_postgres_session(parallel=false, plans_off=['hashjoin']) }}",
+        pre_hook="{{ tune_postgres_session(plans_off=['hashjoin']) }}",
         indexes=[
             {'columns': ['user_id']},
             {'columns': ['_sessions_load_id', '_registrations_load_id']},

@@ -4,7 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         tags=['heavy'],
-        pre_hook="{{ tune_postgres_session('hash_work_mem', index_work_mem='heavy_work_mem') }}",
+        pre_hook="{{ tune_postgres_session('hash_work_mem', parallel=true, index_work_mem='heavy_work_mem') }}",
     )
 }}
 {#
