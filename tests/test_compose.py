@@ -92,6 +92,8 @@ def test_airflow_services_share_one_image_and_environment(compose: dict[str, Any
         assert {name: env.get(name) for name in reference} == reference
     assert reference["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
     assert reference["AIRFLOW__COSMOS__ENABLE_TELEMETRY"].lower() == "false"
+    # The build never retries, so nothing would restore Cosmos' per-result backup of its XComs.
+    assert reference["AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY"].lower() == "false"
     assert reference["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
 
 
