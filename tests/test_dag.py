@@ -121,7 +121,7 @@ def manifest() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _parse_dag_file(home: Path, execution_mode: str) -> dict[str, Any]:
+def _parse_env(home: Path, execution_mode: str) -> dict[str, str]:
     # Where the manifest is (the state folder) stays; every other Airflow or warehouse setting goes.
     keep = ("GROWTH_STATE_DIR", "GROWTH_PROJECT_DIR")
     env = {k: v for k, v in os.environ.items() if k in keep or not k.startswith(("AIRFLOW", "GROWTH_"))}
@@ -138,9 +138,13 @@ def _parse_dag_file(home: Path, execution_mode: str) -> dict[str, Any]:
             "GROWTH_DBT_EXECUTION_MODE": execution_mode,
         }
     )
+    return env
+
+
+def _parse_dag_file(home: Path, execution_mode: str) -> dict[str, Any]:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, str(DAG_FILE)],
-        env=env,
+        env=_parse_env(home, execution_mode),
         capture_output=True,
         text=True,
         timeout=300,
@@ -242,6 +246,57 @@ def test_flow_is_schemas_loads_layers_checks_report_docs(parsed: dict[str, Any])
     assert tasks["dbt_docs"]["trigger_rule"] == "all_done"
     assert tasks["run_status"]["trigger_rule"] == "one_failed"
     assert up["run_status"] == set(tasks) - {"run_status"}
+
+
+# A Celery worker at its start, then the DAG file loaded as a task process forked from it loads it.
+PREBUILT_PROBE = r"""
+import json, os, sys
+from airflow.dag_processing.dagbag import DagBag
+from growth_analytics.orchestration import celery_config, dag_factory
+from growth_analytics.orchestration.tasks import manifest_file
+
+def load():
+    bag = DagBag(dag_folder=sys.argv[1], safe_mode=True)
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags["growth_etl"]
+
+celery_config.prebuild_dag()
+prebuilt = dag_factory.build_growth_etl()
+loaded = load()
+manifest = manifest_file()
+version = manifest.stat()
+os.utime(manifest, ns=(version.st_atime_ns, version.st_mtime_ns + 1_000_000))  # a new parse of the project
+rebuilt = load()
+os.utime(manifest, ns=(version.st_atime_ns, version.st_mtime_ns))
+print("PROBE:" + json.dumps({
+    "prebuilt_reused": loaded is prebuilt,
+    "reused_after_manifest_changed": rebuilt is prebuilt,
+    "same_tasks": sorted(rebuilt.task_dict) == sorted(loaded.task_dict),
+    "fileloc": loaded.fileloc,
+}))
+"""
+
+
+def test_a_worker_prebuilds_the_dag_and_its_tasks_reuse_it_until_the_manifest_changes(
+    manifest: dict[str, Any], tmp_path: Path
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", PREBUILT_PROBE, str(DAG_FILE)],
+        env=_parse_env(tmp_path, "watcher"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE:")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:] + proc.stdout[-3000:]
+    probe = json.loads(lines[-1].removeprefix("PROBE:"))
+    assert probe == {
+        "prebuilt_reused": True,
+        "reused_after_manifest_changed": False,
+        "same_tasks": True,
+        "fileloc": str(DAG_FILE),
+    }
 
 
 def test_every_dbt_node_is_one_task_in_dependency_order(
