@@ -106,9 +106,8 @@ def prebuild_growth_etl(dag_id: str = DAG_ID) -> None:
     """Build growth_etl ahead of its tasks, in a process that forks them (a Celery worker, at its start).
 
     Each task process parses the DAG file again; forked from here, it finds the graph built from the same
-    inputs and skips building it (Cosmos rendering ~90 nodes from the manifest), which otherwise cost every
-    task about half a second of CPU. Without a manifest there is nothing to build: the tasks then fail
-    with its own clear error.
+    inputs and skips building it (Cosmos rendering every node from the manifest), which every task paid
+    otherwise. Without a manifest there is nothing to build: the tasks then fail with manifest_file's error.
     """
     try:
         inputs = _build_inputs(dag_id)
