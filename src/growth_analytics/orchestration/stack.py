@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ WORKER_NAME_ENV = "GROWTH_STACK_WORKER"
 CONCURRENCY_ENV = "GROWTH_STACK_CONCURRENCY"
 DEFAULT_WORKERS = 2
 START_TIMEOUT_S = 300.0
+API_WORKERS = 2  # the api-server's worker processes
 STOP_GRACE_S = 30.0
 
 
@@ -163,7 +165,7 @@ def stack_env(url: str, layout: Layout) -> dict[str, str]:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets["jwt_secret"],
             "AIRFLOW__API__SECRET_KEY": secrets["api_secret_key"],
             "AIRFLOW__API__PORT": str(layout.api_port),
-            "AIRFLOW__API__WORKERS": "2",
+            "AIRFLOW__API__WORKERS": str(API_WORKERS),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{layout.api_url}/execution/",
             "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.task_hostname",
             "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
@@ -234,6 +236,32 @@ def _worker_ready(name: str) -> bool:
         and f"{name}@" in log.read_text(errors="replace")
         and " ready." in log.read_text(errors="replace")
     )
+
+
+def _seconds_to_answer(url: str) -> float:
+    started = time.monotonic()
+    with contextlib.suppress(urllib.error.URLError, OSError):
+        urllib.request.urlopen(url, timeout=60).close()
+    return time.monotonic() - started
+
+
+def _warm_execution_api(layout: Layout, deadline: float) -> None:
+    """Have every api-server worker build the execution API's versioned routes now, not in the first task.
+
+    A worker builds them on its first request under ``/execution`` (seconds of CPU, its requests waiting
+    meanwhile). The requests of a round go a moment apart, so that a worker busy building leaves the next one
+    to another; two rounds in a row answered at once mean every worker has built them.
+    """
+    url = f"{layout.api_url}/execution/health"
+    answered_at_once = 0
+    with ThreadPoolExecutor(API_WORKERS) as pool:
+        while answered_at_once < 2 and time.monotonic() < deadline:
+            asked = []
+            for _ in range(API_WORKERS):
+                asked.append(pool.submit(_seconds_to_answer, url))
+                time.sleep(0.2)
+            slowest = max(answer.result() for answer in asked)
+            answered_at_once = answered_at_once + 1 if slowest < 1.0 else 0
 
 
 def status(layout: Layout | None = None) -> dict[str, object]:
@@ -329,7 +357,9 @@ def up(workers: int) -> Layout:
         for name, (argv, extra) in _commands(layout).items():
             layout.processes[name] = _start(name, argv, {**env, **extra})
             layout.save()
-        _wait_ready(layout, time.monotonic() + START_TIMEOUT_S)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        _wait_ready(layout, deadline)
+        _warm_execution_api(layout, deadline)
     except BaseException:
         down()
         raise
