@@ -141,9 +141,10 @@ def _parse_env(home: Path, execution_mode: str) -> dict[str, str]:
     return env
 
 
-def _parse_dag_file(home: Path, execution_mode: str) -> dict[str, Any]:
+def _parse_dag_file(home: Path, execution_mode: str, probe: str = PROBE) -> dict[str, Any]:
+    """What `probe` prints of the DAG file, run in a fresh interpreter."""
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(DAG_FILE)],
+        [sys.executable, "-c", probe, str(DAG_FILE)],
         env=_parse_env(home, execution_mode),
         capture_output=True,
         text=True,
@@ -280,18 +281,7 @@ print("PROBE:" + json.dumps({
 def test_a_worker_prebuilds_the_dag_and_its_tasks_reuse_it_until_the_manifest_changes(
     manifest: dict[str, Any], tmp_path: Path
 ) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", PREBUILT_PROBE, str(DAG_FILE)],
-        env=_parse_env(tmp_path, "watcher"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE:")]
-    assert proc.returncode == 0 and lines, proc.stderr[-3000:] + proc.stdout[-3000:]
-    probe = json.loads(lines[-1].removeprefix("PROBE:"))
-    assert probe == {
+    assert _parse_dag_file(tmp_path, "watcher", PREBUILT_PROBE) == {
         "prebuilt_reused": True,
         "reused_after_manifest_changed": False,
         "same_tasks": True,
