@@ -91,15 +91,15 @@ def _create_schemas_sql(schemas: Iterable[str]) -> list[str]:
     return statements
 
 
-# growth_etl as prebuilt in this process, with the inputs it was built from (see prebuild_growth_etl).
+# growth_etl as prebuilt in this process, by DAG id, with the inputs it was built from.
 _prebuilt: dict[str, tuple[tuple[object, ...], DAG]] = {}
 
 
-def _build_inputs(dag_id: str) -> tuple[object, ...]:
-    """What the graph is built from: its id, the execution mode and the manifest (path and version)."""
+def _build_inputs() -> tuple[object, ...]:
+    """What the graph is built from besides its id: the execution mode and the manifest (path and version)."""
     manifest = manifest_file()
     version = manifest.stat()
-    return dag_id, dbt_execution_mode(), str(manifest), version.st_mtime_ns, version.st_size
+    return dbt_execution_mode(), str(manifest), version.st_mtime_ns, version.st_size
 
 
 def prebuild_growth_etl(dag_id: str = DAG_ID) -> None:
@@ -110,7 +110,7 @@ def prebuild_growth_etl(dag_id: str = DAG_ID) -> None:
     otherwise. Without a manifest there is nothing to build: the tasks then fail with manifest_file's error.
     """
     try:
-        inputs = _build_inputs(dag_id)
+        inputs = _build_inputs()
     except FileNotFoundError:
         return
     _prebuilt[dag_id] = (inputs, _build(dag_id))
@@ -119,7 +119,7 @@ def prebuild_growth_etl(dag_id: str = DAG_ID) -> None:
 def build_growth_etl(dag_id: str = DAG_ID) -> DAG:
     """growth_etl: the prebuilt graph when this process has one built from the same inputs, else a new one."""
     prebuilt = _prebuilt.get(dag_id)
-    if prebuilt and prebuilt[0] == _build_inputs(dag_id):
+    if prebuilt and prebuilt[0] == _build_inputs():
         return prebuilt[1]
     return _build(dag_id)
 
