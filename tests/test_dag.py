@@ -78,6 +78,7 @@ for dag in bag.dags.values():
             "type": type(t).__name__,
             "retries": t.retries,
             "backoff": t.retry_exponential_backoff,
+            "retry_delay_s": t.retry_delay.total_seconds(),
             "trigger_rule": str(t.trigger_rule.value if hasattr(t.trigger_rule, "value") else t.trigger_rule),
             "select": getattr(t, "select", None),
             "exclude": getattr(t, "exclude", None),
@@ -372,6 +373,7 @@ def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:
     tasks = parsed["tasks"]
     for task_id in ("load_sessions", "load_conversions"):
         assert tasks[task_id]["retries"] >= 1 and tasks[task_id]["backoff"] > 1
+        assert tasks[task_id]["retry_delay_s"] == 30, "GROWTH_TASK_RETRY_DELAY's default"
         assert tasks[task_id]["outlets"] == [f"AssetAlias:growth_warehouse.raw.{task_id.split('_', 1)[1]}"]
     dbt_nodes = [task for task in tasks.values() if task["dbt_node"]]
     for task in dbt_nodes:
@@ -388,6 +390,19 @@ def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:
         assert task["threads"] == 2, "a layer's tests use dbt's threads (GROWTH_DBT_THREADS, default 2)"
     business = tasks["business_tests"]
     assert business["select"] == "tag:business" and business["retries"] == 0
+
+
+@pytest.mark.parametrize(("configured", "seconds"), [("", 30.0), ("0", 0.0), (" 2.5 ", 2.5), ("600", 600.0)])
+def test_task_retry_delay_setting(monkeypatch: pytest.MonkeyPatch, configured: str, seconds: float) -> None:
+    monkeypatch.setenv(settings.TASK_RETRY_DELAY_ENV, configured)
+    assert settings.task_retry_delay().total_seconds() == seconds
+
+
+@pytest.mark.parametrize("configured", ["-1", "soon", "nan", "inf"])
+def test_a_bad_task_retry_delay_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, configured: str) -> None:
+    monkeypatch.setenv(settings.TASK_RETRY_DELAY_ENV, configured)
+    with pytest.raises(ValueError, match=f"^GROWTH_TASK_RETRY_DELAY='{configured}': expected a number"):
+        settings.task_retry_delay()
 
 
 def test_create_schemas_covers_raw_and_every_dbt_schema(

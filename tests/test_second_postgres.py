@@ -33,7 +33,7 @@ from growth_analytics.generate import generate
 from growth_analytics.orchestration import airflow_env
 from growth_analytics.orchestration.profile import profile_config, warehouse_url_from_connection
 from growth_analytics.ports import free_port
-from growth_analytics.settings import WAREHOUSE_URL_ENV
+from growth_analytics.settings import TASK_RETRY_DELAY_ENV, WAREHOUSE_URL_ENV
 from growth_analytics.transform import dbt
 from growth_analytics.warehouse.connect import WarehouseError, connect
 from growth_analytics.warehouse.embedded import SERVICE_USER
@@ -379,6 +379,8 @@ def test_require_against_a_server_without_tls_fails_everywhere(
         extra_env={
             "GROWTH_AIRFLOW_HOME": str(tmp_path / "airflow"),
             "GROWTH_REPORTS_DIR": str(tmp_path / "reports"),
+            # the retries run, without their waits
+            TASK_RETRY_DELAY_ENV: "0",
         },
     )
     assert run.returncode != 0

@@ -7,11 +7,14 @@
 - ``GROWTH_DBT_THREADS``: dbt's threads, for ``dbt`` on the command line and in growth_etl alike.
 - ``GROWTH_DBT_EXECUTION_MODE``: how growth_etl runs dbt: ``local`` (the default, a dbt invocation per model
   task) or ``watcher`` (one ``dbt build`` of the project watched by a task per model; needs a triggerer).
+- ``GROWTH_TASK_RETRY_DELAY``: seconds before growth_etl retries a task that can meet a passing fault (default
+  30; the delay doubles at the next retry).
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 WAREHOUSE_URL_ENV = "GROWTH_WAREHOUSE_URL"
@@ -19,6 +22,7 @@ PROJECT_DIR_ENV = "GROWTH_PROJECT_DIR"
 DBT_THREADS_ENV = "GROWTH_DBT_THREADS"
 DBT_EXECUTION_MODE_ENV = "GROWTH_DBT_EXECUTION_MODE"
 DBT_EXECUTION_MODES = ("local", "watcher")
+TASK_RETRY_DELAY_ENV = "GROWTH_TASK_RETRY_DELAY"
 
 
 def project_dir() -> Path:
@@ -55,6 +59,18 @@ def dbt_execution_mode() -> str:
         expected = ", ".join(DBT_EXECUTION_MODES)
         raise ValueError(f"{DBT_EXECUTION_MODE_ENV}={mode!r}: expected one of {expected}")
     return mode
+
+
+def task_retry_delay() -> timedelta:
+    """``GROWTH_TASK_RETRY_DELAY``: seconds before a task's first retry (default 30)."""
+    configured = (os.environ.get(TASK_RETRY_DELAY_ENV) or "30").strip()
+    try:
+        seconds = float(configured)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"{TASK_RETRY_DELAY_ENV}={configured!r}: expected a number of seconds, 0 or more")
+    return timedelta(seconds=seconds)
 
 
 def landing_dir() -> Path:

@@ -57,18 +57,22 @@ from growth_analytics.orchestration.tasks import (
     raw_alias,
     run_elementary_monitors,
 )
-from growth_analytics.settings import dbt_execution_mode
+from growth_analytics.settings import dbt_execution_mode, task_retry_delay
 from growth_analytics.transform import elementary
 from growth_analytics.warehouse.raw_schema import RAW_DDL
 
-# Retries for tasks that can meet a passing fault (the warehouse restarting, a lock timeout). Data checks
-# do not retry: a failed check fails the same way again.
-RETRY_ARGS: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": timedelta(minutes=10),
-}
+
+def retry_args() -> dict[str, Any]:
+    """Retries for tasks that can meet a passing fault (the warehouse restarting, a lock timeout). Data checks
+    do not retry: a failed check fails the same way again."""
+    return {
+        "retries": 2,
+        "retry_delay": task_retry_delay(),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+    }
+
+
 NO_RETRY: dict[str, Any] = {"retries": 0}
 
 
@@ -188,7 +192,7 @@ def _build(dag_id: str) -> DAG:
         default_args={
             "owner": "growth",
             "on_execute_callback": [freeze_long_lived_objects, elementary.set_job_env],
-            **RETRY_ARGS,
+            **retry_args(),
         },
         tags=["growth_analytics", "dbt", "elt"],
         doc_md=__doc__,
