@@ -31,6 +31,7 @@ from growth_analytics.generate import generate, generate_day
 from growth_analytics.orchestration import stack as growth_stack
 from growth_analytics.orchestration.celery_config import CELERY_CONFIG
 from growth_analytics.ports import free_port
+from growth_analytics.transform import elementary
 from growth_analytics.warehouse.embedded import EmbeddedPostgres
 
 DAG = "growth_etl"
@@ -149,6 +150,7 @@ def _downstream_closure(tasks: dict[str, list[str]], start: str) -> set[str]:
 @pytest.mark.slow
 def test_triggered_run_succeeds_with_tasks_on_both_workers(running: RunningStack) -> None:
     # As a user runs it: `growth stack trigger` unpauses the DAG and waits for the run its schedule queues.
+    started = time.time()
     triggered = _growth(running.env, "stack", "trigger", timeout=RUN_TIMEOUT_S)
     assert triggered.returncode == 0, triggered.stdout + triggered.stderr
     found = re.search(rf"{DAG} run (\S+) success in", triggered.stdout)
@@ -167,6 +169,12 @@ def test_triggered_run_succeeds_with_tasks_on_both_workers(running: RunningStack
     assert hosts == {"worker-1", "worker-2"}, hosts
     for host in hosts:
         assert f"{sum(ti['hostname'] == host for ti in instances.values())} on {host}" in triggered.stdout
+    if elementary.off_reason() is None:
+        assert instances["elementary_report"]["state"] == "success"
+        assert (Path(running.env["GROWTH_REPORTS_DIR"]) / "elementary_report.html").stat().st_mtime > started
+        # edr's internal project leaves its manifest unwritten (see elementary.edr_env)
+        internal_manifest = elementary.internal_project_dir() / "target" / "manifest.json"
+        assert not internal_manifest.exists() or internal_manifest.stat().st_mtime < started
 
 
 def test_every_module_the_workers_preload_imports() -> None:

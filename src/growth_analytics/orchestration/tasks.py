@@ -221,7 +221,7 @@ def edr_report() -> str:
     report.parent.mkdir(parents=True, exist_ok=True)
     _run(
         elementary.edr_command("report", "--file-path", str(report), "--open-browser", "false"),
-        env=dbt.dbt_env(url),
+        env=elementary.edr_env(url),
         cwd=dbt.active_project_dir(),
     )
     if not report.exists():
@@ -240,7 +240,7 @@ def edr_monitor() -> str:
         raise AirflowSkipException("no Slack webhook set (GROWTH_SLACK_WEBHOOK_URL): no alerts to send")
     _run(
         elementary.edr_command("monitor", "--slack-webhook", webhook),
-        env=dbt.dbt_env(warehouse_url_from_connection()),
+        env=elementary.edr_env(warehouse_url_from_connection()),
         cwd=dbt.active_project_dir(),
     )
     return "Elementary alerts sent"

@@ -213,6 +213,12 @@ def edr_command(subcommand: str, *args: str) -> list[str]:
     ]
 
 
+def edr_env(url: str) -> dict[str, str]:
+    """Environment for an edr command: dbt's, against the warehouse at ``url``."""
+    # edr's internal project writes manifest.json at each of its ~18 run-operations, read by nobody
+    return {**dbt.dbt_env(url), "DBT_WRITE_JSON": "false"}
+
+
 def job_env(dag_id: str, run_id: str, run_url: str, airflow_url: str) -> dict[str, str]:
     """The variables Elementary reads to link an invocation to its orchestrator's job and run."""
     return {
