@@ -43,8 +43,8 @@ def test_a_user_config_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:
 
 
 def test_edr_commands_use_growth_etls_config_and_their_own_target(tmp_path: Path) -> None:
-    command = elementary.edr_command("report", "--file-path", "x.html")
-    assert command[1] == "report" and command[-2:] == ["--file-path", "x.html"]
+    command = elementary.edr_args("report", "--file-path", "x.html")
+    assert command[0] == "report" and command[-2:] == ["--file-path", "x.html"]
     config = Path(command[command.index("--config-dir") + 1])
     assert yaml.safe_load((config / "config.yml").read_text())["run_dbt_deps_if_needed"] is False
     assert Path(command[command.index("--target-path") + 1]) == config / "target"

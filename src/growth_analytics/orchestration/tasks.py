@@ -219,11 +219,7 @@ def edr_report() -> str:
     url = warehouse_url_from_connection()
     report = settings.reports_dir() / ELEMENTARY_REPORT_NAME
     report.parent.mkdir(parents=True, exist_ok=True)
-    _run(
-        elementary.edr_command("report", "--file-path", str(report), "--open-browser", "false"),
-        env=elementary.edr_env(url),
-        cwd=dbt.active_project_dir(),
-    )
+    elementary.run_edr("report", "--file-path", str(report), "--open-browser", "false", url=url)
     if not report.exists():
         raise RuntimeError(f"edr report finished but wrote no {report}")
     log.info("Elementary report: %s", report)
@@ -238,6 +234,7 @@ def edr_monitor() -> str:
     webhook = slack_webhook_url()
     if not webhook:
         raise AirflowSkipException("no Slack webhook set (GROWTH_SLACK_WEBHOOK_URL): no alerts to send")
+    # a process of its own: edr monitor's progress bar (alive_progress) hooks every stream of its process
     _run(
         elementary.edr_command("monitor", "--slack-webhook", webhook),
         env=elementary.edr_env(warehouse_url_from_connection()),

@@ -11,10 +11,12 @@ again. Every run says which of the two it uses and why.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -136,19 +138,23 @@ def invoke_dbt(args: list[str], url: str) -> dbtRunnerResult:
     """
     from dbt.cli.main import dbtRunner
 
-    wanted = profile_env(url)
-    previous = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
-    try:
+    with environment_restored():
+        os.environ.update(profile_env(url))
         return dbtRunner().invoke(
             [*args, "--project-dir", str(active_project_dir()), "--profiles-dir", str(dbt_project_dir())]
         )
+
+
+@contextlib.contextmanager
+def environment_restored() -> Iterator[None]:
+    """The process environment and working directory as they were before the block, whatever it changed."""
+    environment, cwd = dict(os.environ), os.getcwd()
+    try:
+        yield
     finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        os.environ.clear()
+        os.environ.update(environment)
+        os.chdir(cwd)
 
 
 def ensure_manifest(url: str | None = None) -> Path:

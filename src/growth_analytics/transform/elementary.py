@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -190,16 +191,10 @@ def config_dir(user_config: Path = EDR_USER_CONFIG) -> Path:
     return folder
 
 
-def edr_executable() -> str:
-    beside_dbt = Path(dbt.dbt_executable()).with_name("edr")
-    return str(beside_dbt) if beside_dbt.exists() else "edr"
-
-
-def edr_command(subcommand: str, *args: str) -> list[str]:
-    """``edr SUBCOMMAND`` against growth_etl's dbt project and warehouse, its own target folder."""
+def edr_args(subcommand: str, *args: str) -> list[str]:
+    """``edr SUBCOMMAND``'s arguments: growth_etl's dbt project and warehouse, its own target folder."""
     folder = config_dir()
     return [
-        edr_executable(),
         subcommand,
         "--project-dir",
         str(dbt.active_project_dir()),
@@ -213,10 +208,43 @@ def edr_command(subcommand: str, *args: str) -> list[str]:
     ]
 
 
+def edr_command(subcommand: str, *args: str) -> list[str]:
+    """``edr SUBCOMMAND`` as a command line (see :func:`edr_args`)."""
+    beside_dbt = Path(dbt.dbt_executable()).with_name("edr")
+    return [str(beside_dbt) if beside_dbt.exists() else "edr", *edr_args(subcommand, *args)]
+
+
 def edr_env(url: str) -> dict[str, str]:
     """Environment for an edr command: dbt's, against the warehouse at ``url``."""
     # edr's internal project writes manifest.json at each of its ~18 run-operations, read by nobody
     return {**dbt.dbt_env(url), "DBT_WRITE_JSON": "false"}
+
+
+def run_edr(subcommand: str, *args: str, url: str) -> None:
+    """``edr SUBCOMMAND ARGS`` in this process, as the dbt tasks run dbt, against the warehouse at ``url``.
+
+    A task's process starts with dbt imported (its worker preloads it), which a new edr process would import
+    again. The environment, the working folder and edr's log handlers are restored afterwards; a failure
+    raises.
+    """
+    from elementary.cli.cli import cli  # on import edr prints its logo and asks PyPI for a newer version
+
+    edr_logger = logging.getLogger("elementary")
+    handlers_before = list(edr_logger.handlers)
+    try:
+        with dbt.environment_restored():
+            os.environ.update(edr_env(url))
+            os.chdir(dbt.active_project_dir())
+            cli.main(edr_args(subcommand, *args), prog_name="edr", standalone_mode=False)
+    except SystemExit as exited:
+        if exited.code:
+            raise RuntimeError(
+                f"edr {subcommand} failed with exit code {exited.code} (its log above)"
+            ) from None
+    finally:
+        for handler in [h for h in edr_logger.handlers if h not in handlers_before]:
+            edr_logger.removeHandler(handler)
+            handler.close()
 
 
 def job_env(dag_id: str, run_id: str, run_url: str, airflow_url: str) -> dict[str, str]:
