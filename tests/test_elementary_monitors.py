@@ -2,7 +2,8 @@
 fewer sessions and a medium gone is flagged by the volume and the dimension (medium mix) monitors.
 growth_etl builds Elementary's tables once, and its artifact tables again only after the project changed. Its
 alerts reach a Slack webhook: ``edr monitor``, as growth_etl's ``elementary_alerts`` task runs it, posts an
-injected critical failure to a receiver on 127.0.0.1.
+injected critical failure to a receiver on 127.0.0.1, and ``edr report``, as ``elementary_report`` runs it,
+shows it.
 
 Runs the real dbt project with Elementary's dbt package against real Postgres, so it needs the package
 (`make install` with the dbt package hub reachable); it skips elsewhere, saying so.
@@ -10,8 +11,12 @@ Runs the real dbt project with Elementary's dbt package against real Postgres, s
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
+import os
 import random
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -122,7 +127,14 @@ def test_the_sample_raises_no_anomaly(warehouse_url: str, tmp_path: Path) -> Non
     assert [row for row in results if row[1] != "pass"] == [], results
 
 
-def test_edr_monitor_posts_a_critical_failure_to_the_webhook(
+def _report_data(report: Path) -> dict:
+    """The data an Elementary report page carries (base64 JSON in its script)."""
+    found = re.search(r"elementaryData = JSON\.parse\(atob\('([^']*)'\)", report.read_text())
+    assert found, f"{report} carries no report data"
+    return json.loads(base64.b64decode(found.group(1)))
+
+
+def test_a_critical_failure_reaches_the_webhook_and_the_report(
     warehouse_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if reason := elementary.off_reason():
@@ -150,6 +162,22 @@ def test_edr_monitor_posts_a_critical_failure_to_the_webhook(
     assert len(failures) == 1, headers
     assert '"unique_index_enforces" test failed on' in failures[0], failures
     assert failures[0].endswith(".dwh.fct_registrations"), failures
+
+    # growth_etl's elementary_report runs edr in the task's process and leaves that process as it found it
+    monkeypatch.setenv("GROWTH_REPORTS_DIR", str(tmp_path / "reports"))
+    edr_logger = logging.getLogger("elementary")
+    before = (dict(os.environ), os.getcwd(), list(edr_logger.handlers))
+    report = Path(tasks.edr_report())
+    after = (dict(os.environ), os.getcwd(), list(edr_logger.handlers))
+    changed = {k for k in before[0].keys() | after[0].keys() if before[0].get(k) != after[0].get(k)}
+    assert not changed and after[1:] == before[1:], (changed, after[1:], before[1:])
+    statuses = {
+        result["metadata"]["test_unique_id"].split(".")[2]: result["metadata"]["latest_run_status"]
+        for results in _report_data(report)["test_results"].values()
+        for result in results
+    }
+    assert statuses[failing] == "fail", statuses
+    assert statuses["not_null_dim_channel_channel"] == "pass", statuses
 
 
 def test_elementary_models_are_built_once_and_the_artifacts_again_after_a_change(

@@ -227,14 +227,15 @@ def run_edr(subcommand: str, *args: str, url: str) -> None:
     again. The environment, the working folder and edr's log handlers are restored afterwards; a failure
     raises.
     """
-    from elementary.cli.cli import cli  # on import edr prints its logo and asks PyPI for a newer version
-
     edr_logger = logging.getLogger("elementary")
     handlers_before = list(edr_logger.handlers)
     try:
         with dbt.environment_restored():
-            os.environ.update(edr_env(url))
             os.chdir(dbt.active_project_dir())
+            # on import edr prints its logo, asks PyPI for a newer version and logs to ./edr_target
+            from elementary.cli.cli import cli
+
+            os.environ.update(edr_env(url))
             cli.main(edr_args(subcommand, *args), prog_name="edr", standalone_mode=False)
     except SystemExit as exited:
         if exited.code:
