@@ -3,10 +3,11 @@ metadata), a run triggered through the REST API, then ``growth stack down``.
 
 The stack runs in this test run's state dir, with its own warehouse and metadata databases on the test
 server and generated day files as its landing folder. In order: a triggered run succeeds with tasks on both
-workers; a finished task's log reads back through the API; clearing one model with its downstream re-runs
-exactly those tasks; a failed critical test fails the build and stops everything it guards; ``down``
-leaves no process behind (these are marked slow). Without a stack: the secrets and the login are generated
-once into private files, and every component gets one environment.
+workers (with Elementary's package, its report is written); a finished task's log reads back through the
+API; clearing one model with its downstream re-runs exactly those tasks; a failed critical test fails the
+build and stops everything it guards; ``down`` leaves no process behind (these are marked slow). Without a
+stack: the secrets and the login are generated once into private files, and every component gets one
+environment.
 """
 
 from __future__ import annotations
