@@ -340,7 +340,7 @@ def test_watcher_mode_builds_and_checks_the_project_once_and_watches_every_node(
     assert "elementary_monitors" not in _ancestors(tasks, f"{group}.dbt_producer_watcher")
     assert "elementary_monitors" in _ancestors(tasks, "elementary_report")
     assert "business_tests" not in tasks
-    assert producer["vars"] == {"disable_dbt_artifacts_autoupload": True}
+    assert not producer["vars"], "the project's own vars, as for `growth dbt`: one saved parse for both"
     # The build runs the tests (buildable: once all their parents are built), and neither it nor a watcher
     # retries by itself: a watcher's retry would run its model even after a failed critical test.
     flags = producer["dbt_cmd_flags"]
@@ -378,15 +378,14 @@ def test_retries_checks_and_elementary_settings(parsed: dict[str, Any]) -> None:
     dbt_nodes = [task for task in tasks.values() if task["dbt_node"]]
     for task in dbt_nodes:
         assert task["retries"] >= 1 and task["backoff"] > 1
-        # Per-node invocations leave Elementary's artifact upload to elementary_models.
-        assert task["vars"] == {"disable_dbt_artifacts_autoupload": True}
+        assert not task["vars"], task
     checks = [tid for tid in tasks if tid.endswith(".critical_checks")]
     for task_id in checks:
         task = tasks[task_id]
         assert task["retries"] == 0, "a failed data test fails the same way again"
         assert task["exclude"] == "tag:business"
         assert task["indirect_selection"] == "buildable"
-        assert task["vars"] == {"disable_dbt_artifacts_autoupload": True}
+        assert not task["vars"], task_id
         assert task["threads"] == 2, "a layer's tests use dbt's threads (GROWTH_DBT_THREADS, default 2)"
     business = tasks["business_tests"]
     assert business["select"] == "tag:business" and business["retries"] == 0

@@ -1,9 +1,11 @@
 """Elementary's setup without its packages: edr's config keeps the user's and never lets edr install
 packages, `dbt deps` at install gives up after its timeout with the reason, a run builds only what the
-warehouse lacks of Elementary's models, and Airflow's run reaches Elementary's job variables."""
+warehouse lacks of Elementary's models, a plain dbt command leaves them out, and Airflow's run reaches
+Elementary's job variables."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -133,3 +135,22 @@ def test_a_run_builds_only_what_the_warehouse_lacks_of_elementarys_models(wareho
     assert elementary.models_to_build(warehouse_url, changed, "0.25.1") is None
     # another package version than the one that built the tables: all of them
     assert elementary.models_to_build(warehouse_url, changed, "0.26.1") == elementary.ALL_MODELS
+
+
+def test_a_dbt_command_without_a_selection_leaves_out_only_elementarys_models(warehouse_url: str) -> None:
+    """The project's default selector: every node but Elementary's models (none without its package)."""
+
+    def listed(*args: str) -> set[tuple[str, str]]:
+        out = dbt.run_dbt(
+            ["ls", "--output", "json", "--quiet", *args],
+            url=warehouse_url,
+            capture=True,
+        ).stdout
+        nodes = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return {(node["unique_id"], node["package_name"]) for node in nodes}
+
+    everything = listed("--select", "fqn:*")
+    assert ("model.growth_analytics.fct_sessions", "growth_analytics") in everything
+    assert listed() == {node for node in everything if node[1] != "elementary"}
+    if dbt.elementary_installed():
+        assert any(package == "elementary" for _, package in everything)

@@ -1,6 +1,7 @@
 """Elementary's monitors of the raw feeds see the data: an ordinary month raises no anomaly, a day with 80 %
 fewer sessions and a medium gone is flagged by the volume and the dimension (medium mix) monitors.
-growth_etl builds Elementary's tables once, and its artifact tables again only after the project changed. Its
+growth_etl builds Elementary's tables once, and its artifact tables again only after the project changed;
+`growth dbt` builds them first where they are missing, and dbt leaves them out of a plain build. Its
 alerts reach a Slack webhook: ``edr monitor``, as growth_etl's ``elementary_alerts`` task runs it, posts an
 injected critical failure to a receiver on 127.0.0.1, and ``edr report``, as ``elementary_report`` runs it,
 shows it.
@@ -17,6 +18,8 @@ import logging
 import os
 import random
 import re
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from growth_analytics.load import load_files
 from growth_analytics.orchestration import tasks
 from growth_analytics.orchestration.airflow_env import CONN_ENV, airflow_env, prepare_manifest
 from growth_analytics.orchestration.alerts import SLACK_WEBHOOK_ENV
+from growth_analytics.settings import WAREHOUSE_URL_ENV
 from growth_analytics.transform import dbt, elementary
 
 pytestmark = [
@@ -199,3 +203,28 @@ def test_elementary_models_are_built_once_and_the_artifacts_again_after_a_change
     assert elementary.ARTIFACT_MODELS in tasks.build_elementary_models()
     assert invocations() == built + 1
     assert tasks.build_elementary_models().startswith("Elementary's tables are up to date")
+
+
+def test_growth_dbt_builds_elementarys_tables_first_and_plain_builds_leave_its_models_out(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """A dbt command without --select leaves Elementary's models out (the default selector), so that a build
+    does not upload the project's description again; on a new warehouse `growth dbt` builds them first, as
+    growth_etl's first task does, and once they are there it builds nothing more."""
+    load_files([SAMPLE], url=warehouse_url)
+    target = tmp_path / "target"
+    command = [str(Path(sys.executable).with_name("growth")), "dbt", "build", "--target-path", str(target)]
+    env = {**os.environ, WAREHOUSE_URL_ENV: warehouse_url}
+
+    first = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stdout[-3000:]
+    assert f"built Elementary's models first ({elementary.ALL_MODELS})" in first.stderr
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    built = [result["unique_id"] for result in results]
+    assert not [uid for uid in built if uid.startswith("model.elementary.")]
+    assert [uid for uid in built if ".elementary_source_" in uid], "Elementary's monitors of the raw feeds"
+    assert query(warehouse_url, "select count(*) from elementary.dbt_models")[0][0] > 0
+
+    again = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert "built Elementary's models" not in again.stderr

@@ -24,7 +24,7 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
         layer_nodes,
     )
     from growth_analytics.orchestration.tasks import feed_files
-    from growth_analytics.transform import dbt
+    from growth_analytics.transform import dbt, elementary
     from growth_analytics.warehouse.connect import connect
     from growth_analytics.warehouse.raw_schema import ensure_raw_schema
 
@@ -41,7 +41,7 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
     for feed in ("sessions", "conversions"):
         load_files(feed_files(feed, landing), url)
     if dbt.elementary_installed():
-        invoke("run", "--select", "package:elementary")
+        elementary.bring_tables_up_to_date(url, manifest, lambda args: invoke(*args))
     invoke("source", "freshness")
     if watcher:
         buildable = ("--indirect-selection", "buildable", *WITHOUT_UNIT_TESTS)

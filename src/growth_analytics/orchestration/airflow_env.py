@@ -35,11 +35,9 @@ DAG_ID = "growth_etl"
 DBT_PROJECT_NAME = "growth_analytics"
 DBT_PROFILE = "growth_analytics"
 DBT_TARGET = "dev"
-# dbt variables of every per-node task of growth_etl: run and test results still reach Elementary (its
-# on-run-end hook), the heavy upload of the project's artifacts is done once per DAG run instead.
-TASK_VARS: dict[str, object] = {"disable_dbt_artifacts_autoupload": True}
-# How growth_etl's tasks call dbt: dbt reuses a saved parse only for the same profile, target and vars.
-TASK_DBT_ARGS = ("--profile", DBT_PROFILE, "--target", DBT_TARGET, "--vars", json.dumps(TASK_VARS))
+# How growth_etl's tasks call dbt: dbt reuses a saved parse only for the same profile, target and vars (the
+# project's own, as for `growth dbt`: the tasks and a user's commands share one parse).
+TASK_DBT_ARGS = ("--profile", DBT_PROFILE, "--target", DBT_TARGET)
 AIRFLOW_HOME_ENV = "GROWTH_AIRFLOW_HOME"
 UI_HOST = "127.0.0.1"
 UI_PORT_ENV = "GROWTH_AIRFLOW_PORT"
@@ -144,7 +142,6 @@ def prepare_manifest(url: str) -> Path:
     stamp = manifest.with_name("growth_etl_parse.json")
     wanted = json.dumps(
         {
-            "vars": TASK_VARS,
             "host": params.host,
             "port": params.port,
             "db": params.dbname,

@@ -31,7 +31,6 @@ from growth_analytics.orchestration.airflow_env import (
     CONN_ID,
     DAG_ID,
     DBT_PROJECT_NAME,
-    TASK_VARS,
 )
 from growth_analytics.orchestration.alerts import FailedRunNotifier
 from growth_analytics.orchestration.layers import (
@@ -153,8 +152,7 @@ def _build(dag_id: str) -> DAG:
         if watcher
         else None,
     )
-    dbt_task_args: dict[str, Any] = {"vars": dict(TASK_VARS)}
-    layer_args = dict(dbt_task_args)
+    layer_args: dict[str, Any] = {}
     if watcher:
         # A model's watcher task polls for its result every second: most models take less than Cosmos' 10 s.
         layer_args["poke_interval"] = 1
@@ -178,7 +176,6 @@ def _build(dag_id: str) -> DAG:
             install_deps=False,
             invocation_mode=InvocationMode.DBT_RUNNER,
             cache_dir=checks_cache,
-            **dbt_task_args,
             **NO_RETRY,
         )
 
@@ -255,7 +252,6 @@ def _build(dag_id: str) -> DAG:
             install_deps=False,
             invocation_mode=InvocationMode.DBT_RUNNER,
             cache_dir=checks_cache,
-            **dbt_task_args,
             **NO_RETRY,
         )
         # Warn-only tests: in watcher mode the build runs them, in dbt's order, as a plain `dbt build` would.

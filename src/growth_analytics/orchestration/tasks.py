@@ -32,9 +32,6 @@ ELEMENTARY_REPORT_NAME = "elementary_report.html"
 DOCS_DIR_NAME = "dbt_docs"
 
 
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # dbt's saved parse, in a target folder
-
-
 def freeze_long_lived_objects(context: Any) -> None:
     """Before a task: move the objects alive so far out of the garbage collector's reach.
 
@@ -150,24 +147,10 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path) -> None:
     log.info("done in %.1f s", time.monotonic() - started)
 
 
-def target_with_installed_parse(name: str) -> Path:
-    """A target folder of a task's own, starting from the parse made when the project was installed.
-
-    dbt reuses that parse for the same vars as the per-node tasks (``TASK_DBT_ARGS``), and the project's
-    target/ (the manifest the DAG renders from, the tasks' saved parse) stays as it is.
-    """
-    target = settings.state_dir() / name
-    target.mkdir(parents=True, exist_ok=True)
-    installed_parse = dbt.manifest_path().with_name(PARTIAL_PARSE_FILE)
-    if installed_parse.exists():
-        shutil.copy2(installed_parse, target / PARTIAL_PARSE_FILE)
-    return target
-
-
 def _invoke_dbt_in_own_target(target_name: str, args: list[str], url: str) -> None:
     """dbt in-process, as the tasks invoke it, in a target folder of its own (see
-    :func:`target_with_installed_parse`); a failure raises."""
-    target = target_with_installed_parse(target_name)
+    :func:`dbt.target_with_installed_parse`); a failure raises."""
+    target = dbt.target_with_installed_parse(target_name)
     result = dbt.invoke_dbt([*args, "--target-path", str(target), *TASK_DBT_ARGS], url)
     if not result.success:
         raise RuntimeError(f"dbt {' '.join(args)} failed: {result.exception or 'output above'}")
@@ -178,9 +161,9 @@ def build_elementary_models() -> str:
     :func:`elementary.models_to_build`): its tables on the first run or after an upgrade, its artifact
     tables after the project changed, else nothing.
 
-    The artifact tables upload their contents as they are built (their post-hooks); the tasks' vars switch
-    off only the on-run-end upload, which would do it a second time. Only the dbt package is needed here:
-    with it installed, the project's Elementary tests read these tables even when edr cannot report.
+    The artifact tables upload their contents as they are built (their post-hooks); the project's vars keep
+    the on-run-end hooks from uploading them again. Only the dbt package is needed here: with it installed,
+    the project's Elementary tests read these tables even when edr cannot report.
     """
     reason = dbt.elementary_off_reason()
     if reason:
@@ -188,12 +171,11 @@ def build_elementary_models() -> str:
         return reason
     url = warehouse_url_from_connection()
     manifest = json.loads(manifest_file().read_text())
-    version = elementary.package_version()
-    select = elementary.models_to_build(url, manifest, version)
+    select = elementary.bring_tables_up_to_date(
+        url, manifest, lambda args: _invoke_dbt_in_own_target(dbt.ELEMENTARY_TARGET, args, url)
+    )
     if select is None:
         return "Elementary's tables are up to date, and so are the project's artifacts in them"
-    _invoke_dbt_in_own_target("elementary_target", ["run", "--select", select], url)
-    elementary.record_artifacts_upload(url, manifest, version)
     return f"Elementary's models built ({select}) and the project's artifacts uploaded"
 
 
@@ -259,7 +241,7 @@ def dbt_docs() -> str:
     was installed (its own target folder keeps the project's manifest, which the DAG renders from, intact).
     """
     url = warehouse_url_from_connection()
-    target = target_with_installed_parse("dbt_docs_target")
+    target = dbt.target_with_installed_parse("dbt_docs_target")
     generate = ["docs", "generate", "--target-path", str(target), *TASK_DBT_ARGS]
     if not dbt.invoke_dbt(generate, url).success:
         # Compiling needs every model to compile against the warehouse as it is; after a failed run

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,12 @@ from growth_analytics.warehouse.url import WarehouseParams
 if TYPE_CHECKING:
     from dbt.cli.main import dbtRunnerResult
 
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"  # dbt's saved parse, in a target folder
+# Where Elementary's models are built (growth_etl's elementary_models, `growth dbt`): not in target/, whose
+# manifest says which project's artifacts were last uploaded (elementary.models_to_build).
+ELEMENTARY_TARGET = "elementary_target"
+# dbt commands whose run ends with Elementary's hooks, which write to its tables (its tests do too).
+COMMANDS_WITH_ELEMENTARY_HOOKS = {"build", "run", "test", "seed", "snapshot", "source"}
 # Entries of dbt_project/ that the core copy must not share: dbt's own output, the package list and the
 # installed packages, and dbt_project.yml, which the copy rewrites.
 _NOT_LINKED = {"dbt_project.yml", "packages.yml", "package-lock.yml", "dbt_packages", "target", "logs"}
@@ -170,6 +177,32 @@ def ensure_manifest(url: str | None = None) -> Path:
     return path
 
 
+def target_with_installed_parse(name: str) -> Path:
+    """A target folder of its own (under the state folder), starting from the parse made when the project was
+    installed: dbt reuses that parse for the same vars, profile and target, and the project's target/ (the
+    manifest growth_etl renders from, its saved parse) stays as it is."""
+    target = state_dir() / name
+    target.mkdir(parents=True, exist_ok=True)
+    installed_parse = manifest_path().with_name(PARTIAL_PARSE_FILE)
+    if installed_parse.exists():
+        shutil.copy2(installed_parse, target / PARTIAL_PARSE_FILE)
+    return target
+
+
+def prepare_elementary_tables(url: str, capture: bool = False) -> str | None:
+    """Elementary's tables as the project's tests and hooks need them, as growth_etl's first task leaves them
+    (dbt leaves Elementary's models out unless asked: the default selector); the selector built, if any."""
+    if not elementary_installed():
+        return None
+    from growth_analytics.transform import elementary
+
+    manifest = json.loads(ensure_manifest(url).read_text())
+    target = target_with_installed_parse(ELEMENTARY_TARGET)
+    return elementary.bring_tables_up_to_date(
+        url, manifest, lambda args: run_dbt([*args, "--target-path", str(target)], url=url, capture=capture)
+    )
+
+
 def _is_output(path: Path, source: Path) -> bool:
     top = path.relative_to(source).parts[0]
     return top in {"target", "logs", "dbt_packages"}
@@ -180,5 +213,11 @@ def run_cli(args: argparse.Namespace) -> int:
     reason = elementary_off_reason()
     if reason and dbt_args[:1] != ["deps"]:
         print(f"growth dbt: {reason}", file=sys.stderr)
+    if dbt_args[:1] and dbt_args[0] in COMMANDS_WITH_ELEMENTARY_HOOKS:
+        from growth_analytics.warehouse.connect import warehouse_url
+
+        built = prepare_elementary_tables(warehouse_url())
+        if built:
+            print(f"growth dbt: built Elementary's models first ({built})", file=sys.stderr)
     returncode = run_dbt(dbt_args or ["--help"], check=False).returncode
     return 128 - returncode if returncode < 0 else returncode  # killed by signal N: 128 + N, as a shell says

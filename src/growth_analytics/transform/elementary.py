@@ -15,7 +15,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +172,19 @@ def record_artifacts_upload(url: str, manifest: Mapping[str, Any], version: str)
         )
         conn.execute(f"delete from {table}")
         conn.execute(f"insert into {table} values (%s, now())", [artifacts_digest(manifest, version)])
+
+
+def bring_tables_up_to_date(
+    url: str, manifest: Mapping[str, Any], run_dbt_command: Callable[[list[str]], object]
+) -> str | None:
+    """Build what the warehouse lacks of Elementary's models (:func:`models_to_build`) with
+    ``run_dbt_command(dbt args)``, and record the upload; the selector built, or None when nothing was."""
+    version = package_version()
+    select = models_to_build(url, manifest, version)
+    if select is not None:
+        run_dbt_command(["run", "--select", select])
+        record_artifacts_upload(url, manifest, version)
+    return select
 
 
 def config_dir(user_config: Path = EDR_USER_CONFIG) -> Path:
