@@ -216,7 +216,11 @@ def run_cli(args: argparse.Namespace) -> int:
     if dbt_args[:1] and dbt_args[0] in COMMANDS_WITH_ELEMENTARY_HOOKS:
         from growth_analytics.warehouse.connect import warehouse_url
 
-        built = prepare_elementary_tables(warehouse_url())
+        try:
+            built = prepare_elementary_tables(warehouse_url())
+        except subprocess.CalledProcessError as exc:  # dbt has said why
+            print(f"growth dbt: `{' '.join(exc.cmd[1:])}` failed, before {dbt_args[0]}", file=sys.stderr)
+            return exc.returncode
         if built:
             print(f"growth dbt: built Elementary's models first ({built})", file=sys.stderr)
     returncode = run_dbt(dbt_args or ["--help"], check=False).returncode
