@@ -41,7 +41,9 @@ def run_dag_steps_directly(url: str, landing: Path, watcher: bool = False) -> fl
     for feed in ("sessions", "conversions"):
         load_files(feed_files(feed, landing), url)
     if dbt.elementary_installed():
-        elementary.bring_tables_up_to_date(url, manifest, lambda args: invoke(*args))
+        # in a target folder of its own, as growth_etl's elementary_models builds them
+        own_target = ("--target-path", str(dbt.target_with_installed_parse(dbt.ELEMENTARY_TARGET)))
+        elementary.bring_tables_up_to_date(url, manifest, lambda args: invoke(*args, *own_target))
     invoke("source", "freshness")
     if watcher:
         buildable = ("--indirect-selection", "buildable", *WITHOUT_UNIT_TESTS)
